@@ -1,0 +1,163 @@
+//! Folding: signals on the same site join the site's open incident rather
+//! than opening one incident per check.
+
+use crate::classification::{Classification, classify};
+use crate::model::{OpenIncident, Signal, SignalKind};
+
+/// What to do with a new signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FoldDecision {
+    /// Open a new incident, discovered at the signal's time.
+    Open {
+        /// The incident's kind (the signal's).
+        kind: SignalKind,
+        /// Its classification.
+        classification: Classification,
+        /// A one-line title for lists.
+        title: String,
+    },
+    /// Attach the signal to an incident that is already open.
+    Attach {
+        /// The open incident's id.
+        incident_id: i64,
+        /// Set when the new signal is more serious than anything the
+        /// incident had (a down site that turns out defaced): the incident
+        /// takes the new kind and classification.
+        reclassify: Option<(SignalKind, Classification)>,
+    },
+}
+
+/// Decides where a signal goes, given the site's open incident if any.
+///
+/// A drill signal never joins a real incident and a real signal never joins
+/// a drill: mixing them would either hide an attack inside an exercise or
+/// report an exercise upward as an attack.
+pub fn fold(open: Option<&OpenIncident>, signal: &Signal) -> FoldDecision {
+    if let Some(incident) = open.filter(|incident| {
+        incident.site == signal.site
+            && incident.state.takes_new_signals()
+            && incident.drill == signal.drill
+    }) {
+        let reclassify = (signal.kind.severity() > incident.kind.severity())
+            .then(|| (signal.kind, classify(signal.kind, false)));
+        return FoldDecision::Attach {
+            incident_id: incident.id,
+            reclassify,
+        };
+    }
+    FoldDecision::Open {
+        kind: signal.kind,
+        classification: classify(signal.kind, false),
+        title: title_for(signal),
+    }
+}
+
+fn title_for(signal: &Signal) -> String {
+    let what = match signal.kind {
+        SignalKind::Defacement => "网页篡改 defacement",
+        SignalKind::Unavailable => "网站不可访问 unavailable",
+    };
+    let drill = if signal.drill { "[演练 drill] " } else { "" };
+    match &signal.page {
+        Some(page) => format!("{drill}{what}: {}/{page}", signal.site),
+        None => format!("{drill}{what}: {}", signal.site),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{IncidentState, SignalSource};
+
+    fn signal(site: &str, kind: SignalKind, drill: bool) -> Signal {
+        Signal {
+            site: site.to_string(),
+            page: Some("home".to_string()),
+            kind,
+            source: SignalSource::Probe,
+            score: 80,
+            reasons: vec!["title changed".to_string()],
+            observed_at_ms: 1_000,
+            drill,
+        }
+    }
+
+    fn open(site: &str, kind: SignalKind, state: IncidentState, drill: bool) -> OpenIncident {
+        OpenIncident {
+            id: 7,
+            site: site.to_string(),
+            kind,
+            state,
+            drill,
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Expected {
+        Open,
+        Attach,
+        AttachReclassified,
+    }
+
+    fn check(open: Option<OpenIncident>, signal: Signal, expected: Expected) {
+        let actual = match fold(open.as_ref(), &signal) {
+            FoldDecision::Open { .. } => Expected::Open,
+            FoldDecision::Attach {
+                reclassify: None, ..
+            } => Expected::Attach,
+            FoldDecision::Attach {
+                reclassify: Some(_),
+                ..
+            } => Expected::AttachReclassified,
+        };
+        assert_eq!(actual, expected, "open={open:?} signal={signal:?}");
+    }
+
+    #[test]
+    fn folding_rules() {
+        use IncidentState::*;
+        use SignalKind::*;
+        check(None, signal("portal", Defacement, false), Expected::Open);
+        check(
+            Some(open("portal", Defacement, Detected, false)),
+            signal("portal", Defacement, false),
+            Expected::Attach,
+        );
+        check(
+            Some(open("portal", Unavailable, Contained, false)),
+            signal("portal", Defacement, false),
+            Expected::AttachReclassified,
+        );
+        check(
+            Some(open("portal", Defacement, Detected, false)),
+            signal("portal", Unavailable, false),
+            Expected::Attach,
+        );
+        // After recovery a new defacement is a new incident.
+        check(
+            Some(open("portal", Defacement, Recovered, false)),
+            signal("portal", Defacement, false),
+            Expected::Open,
+        );
+        // Drills and real incidents never mix.
+        check(
+            Some(open("portal", Defacement, Detected, true)),
+            signal("portal", Defacement, false),
+            Expected::Open,
+        );
+        // Another site's incident is not this site's.
+        check(
+            Some(open("zfcg", Defacement, Detected, false)),
+            signal("portal", Defacement, false),
+            Expected::Open,
+        );
+    }
+
+    #[test]
+    fn titles_mark_drills() {
+        let FoldDecision::Open { title, .. } = fold(None, &signal("portal", SignalKind::Defacement, true)) else {
+            panic!("expected a new incident");
+        };
+        assert_eq!(title, "[演练 drill] 网页篡改 defacement: portal/home");
+    }
+}

@@ -1,0 +1,404 @@
+//! Incidents, their signals and their timeline.
+//!
+//! [`Store::raise_signal`] is the one way a detection enters the store: in a
+//! single transaction it folds the signal into the site's open incident (or
+//! opens one), appends to the timeline and registers the evidence, so a
+//! crash never leaves a signal without its incident or evidence without its
+//! record.
+
+use crate::evidence::EvidenceRecord;
+use crate::{EvidenceInput, Result, Store, StoreError, from_json, to_json};
+use sitewarden_incident::{FoldDecision, IncidentState, OpenIncident, Signal, SignalKind, fold};
+use sqlx::Row;
+
+/// What happened to a raised signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalOutcome {
+    /// The incident it now belongs to.
+    pub incident_id: i64,
+    /// True when this signal opened the incident.
+    pub opened: bool,
+    /// The signal's id.
+    pub signal_id: i64,
+    /// The ids of the evidence registered with it.
+    pub evidence_ids: Vec<i64>,
+}
+
+/// An incident as lists show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSummary {
+    /// Incident id.
+    pub id: i64,
+    /// The plan's site name.
+    pub site: String,
+    /// Kind of its most serious signal (`defacement`, `unavailable`).
+    pub kind: String,
+    /// One-line title.
+    pub title: String,
+    /// Category (GB/Z 20986), Chinese.
+    pub category: String,
+    /// Subcategory, Chinese.
+    pub subcategory: String,
+    /// State in the procedure.
+    pub state: IncidentState,
+    /// Whether it is a drill.
+    pub drill: bool,
+    /// Whether it was judged a false alarm.
+    pub false_alarm: bool,
+    /// Time of discovery (Unix ms): the clocks of the plan run from here.
+    pub discovered_at: i64,
+    /// Last change (Unix ms).
+    pub updated_at: i64,
+    /// How many signals it has.
+    pub signal_count: i64,
+}
+
+/// A signal as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRecord {
+    /// Signal id.
+    pub id: i64,
+    /// The page, if the signal is about one.
+    pub page: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Sensor.
+    pub source: String,
+    /// Score.
+    pub score: u32,
+    /// Reasons.
+    pub reasons: Vec<String>,
+    /// When observed (Unix ms).
+    pub observed_at: i64,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentEvent {
+    /// When (Unix ms).
+    pub at: i64,
+    /// Who or what did it (`probe`, a person's name…).
+    pub actor: String,
+    /// What happened (`detected`, `signal`, `reclassified`…).
+    pub kind: String,
+    /// Details.
+    pub detail: serde_json::Value,
+}
+
+/// Everything about one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentDetail {
+    /// The summary.
+    pub summary: IncidentSummary,
+    /// Its signals, oldest first.
+    pub signals: Vec<SignalRecord>,
+    /// Its timeline, oldest first.
+    pub events: Vec<IncidentEvent>,
+    /// Its evidence, oldest first.
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+const SUMMARY_COLUMNS: &str = "i.id, i.site, i.kind, i.title, i.category, i.subcategory, i.state,
+     i.drill, i.false_alarm, i.discovered_at, i.updated_at,
+     (SELECT COUNT(*) FROM signals s WHERE s.incident_id = i.id) AS signal_count";
+
+impl Store {
+    /// Folds a signal into the site's open incident (or opens one) and
+    /// registers its evidence, all in one transaction.
+    pub async fn raise_signal(
+        &self,
+        signal: &Signal,
+        evidence: &[EvidenceInput],
+    ) -> Result<SignalOutcome> {
+        // Content first: a record never names bytes that are not on disk.
+        let digests = evidence
+            .iter()
+            .map(|item| self.blobs.put(&item.content))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut tx = self.begin_write().await?;
+        let open_row = sqlx::query(
+            "SELECT id, site, kind, state, drill FROM incidents
+             WHERE site = $1 AND drill = $2
+               AND state IN ('detected', 'contained', 'reported', 'assessed', 'recovering')
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&signal.site)
+        .bind(signal.drill)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let open = match open_row {
+            Some(row) => Some(OpenIncident {
+                id: row.get("id"),
+                site: row.get("site"),
+                kind: parse_column::<SignalKind>("incidents.kind", row.get("kind"))?,
+                state: parse_column::<IncidentState>("incidents.state", row.get("state"))?,
+                drill: row.get("drill"),
+            }),
+            None => None,
+        };
+
+        let now = signal.observed_at_ms;
+        let actor = signal.source.as_str();
+        let (incident_id, opened) = match fold(open.as_ref(), signal) {
+            FoldDecision::Open {
+                kind,
+                classification,
+                title,
+            } => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO incidents (site, kind, title, category, subcategory, state, drill,
+                         discovered_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, 'detected', $6, $7, $7) RETURNING id",
+                )
+                .bind(&signal.site)
+                .bind(kind.as_str())
+                .bind(&title)
+                .bind(classification.category_zh)
+                .bind(classification.subcategory_zh)
+                .bind(signal.drill)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                append_event(
+                    &mut tx,
+                    id,
+                    now,
+                    actor,
+                    "detected",
+                    &serde_json::json!({
+                        "kind": kind.as_str(),
+                        "category": classification.category_zh,
+                        "subcategory": classification.subcategory_zh,
+                        "page": signal.page,
+                        "drill": signal.drill,
+                    }),
+                )
+                .await?;
+                (id, true)
+            }
+            FoldDecision::Attach {
+                incident_id,
+                reclassify,
+            } => {
+                if let Some((kind, classification)) = reclassify {
+                    sqlx::query(
+                        "UPDATE incidents SET kind = $1, category = $2, subcategory = $3 WHERE id = $4",
+                    )
+                    .bind(kind.as_str())
+                    .bind(classification.category_zh)
+                    .bind(classification.subcategory_zh)
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    append_event(
+                        &mut tx,
+                        incident_id,
+                        now,
+                        actor,
+                        "reclassified",
+                        &serde_json::json!({
+                            "kind": kind.as_str(),
+                            "category": classification.category_zh,
+                            "subcategory": classification.subcategory_zh,
+                        }),
+                    )
+                    .await?;
+                }
+                sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                (incident_id, false)
+            }
+        };
+
+        let signal_id: i64 = sqlx::query_scalar(
+            "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(incident_id)
+        .bind(&signal.site)
+        .bind(&signal.page)
+        .bind(signal.kind.as_str())
+        .bind(signal.source.as_str())
+        .bind(signal.score as i64)
+        .bind(to_json(&signal.reasons))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let mut evidence_ids = Vec::with_capacity(evidence.len());
+        for (item, digest) in evidence.iter().zip(&digests) {
+            evidence_ids.push(
+                self.register_evidence(&mut tx, Some(incident_id), Some(signal_id), item, digest)
+                    .await?,
+            );
+        }
+        append_event(
+            &mut tx,
+            incident_id,
+            now,
+            actor,
+            "signal",
+            &serde_json::json!({
+                "signal_id": signal_id,
+                "page": signal.page,
+                "kind": signal.kind.as_str(),
+                "score": signal.score,
+                "reasons": signal.reasons,
+                "evidence_ids": evidence_ids,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SignalOutcome {
+            incident_id,
+            opened,
+            signal_id,
+            evidence_ids,
+        })
+    }
+
+    /// Records that the incident's affected pages are back to their approved
+    /// content or reachable again, as observed by `actor` (the probe after a
+    /// clean check). The incident moves to `recovered`; later signals open a
+    /// new incident.
+    pub async fn mark_recovered(&self, incident_id: i64, actor: &str, now_ms: i64, detail: &serde_json::Value) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE incidents SET state = 'recovered', updated_at = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, incident_id, now_ms, actor, "recovered", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Open incidents (not yet recovered) of a site.
+    pub async fn open_incidents(&self, site: &str) -> Result<Vec<IncidentSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM incidents i
+             WHERE i.site = $1 AND i.state IN ('detected', 'contained', 'reported', 'assessed', 'recovering')
+             ORDER BY i.id"
+        ))
+        .bind(site)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(summary_from_row).collect()
+    }
+
+    /// All incidents, newest first.
+    pub async fn incidents(&self) -> Result<Vec<IncidentSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM incidents i ORDER BY i.id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(summary_from_row).collect()
+    }
+
+    /// One incident with its signals, timeline and evidence.
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentDetail>> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let summary = summary_from_row(row)?;
+        let signals = sqlx::query(
+            "SELECT id, page, kind, source, score, reasons_json, observed_at
+             FROM signals WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(SignalRecord {
+                id: row.get("id"),
+                page: row.get("page"),
+                kind: row.get("kind"),
+                source: row.get("source"),
+                score: row.get::<i64, _>("score") as u32,
+                reasons: from_json("signals.reasons_json", row.get("reasons_json"))?,
+                observed_at: row.get("observed_at"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let events = sqlx::query(
+            "SELECT at, actor, kind, detail_json FROM incident_events
+             WHERE incident_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(IncidentEvent {
+                at: row.get("at"),
+                actor: row.get("actor"),
+                kind: row.get("kind"),
+                detail: from_json("incident_events.detail_json", row.get("detail_json"))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let evidence = self.incident_evidence(id).await?;
+        Ok(Some(IncidentDetail {
+            summary,
+            signals,
+            events,
+            evidence,
+        }))
+    }
+}
+
+async fn append_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    incident_id: i64,
+    at: i64,
+    actor: &str,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, at, actor, kind, detail_json)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor)
+    .bind(kind)
+    .bind(to_json(detail))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn parse_column<T: std::str::FromStr<Err = String>>(column: &'static str, text: String) -> Result<T> {
+    text.parse()
+        .map_err(|message: String| StoreError::CorruptValue { column, message })
+}
+
+fn summary_from_row(row: sqlx::sqlite::SqliteRow) -> Result<IncidentSummary> {
+    Ok(IncidentSummary {
+        id: row.get("id"),
+        site: row.get("site"),
+        kind: row.get("kind"),
+        title: row.get("title"),
+        category: row.get("category"),
+        subcategory: row.get("subcategory"),
+        state: parse_column("incidents.state", row.get("state"))?,
+        drill: row.get("drill"),
+        false_alarm: row.get("false_alarm"),
+        discovered_at: row.get("discovered_at"),
+        updated_at: row.get("updated_at"),
+        signal_count: row.get("signal_count"),
+    })
+}

@@ -1,0 +1,163 @@
+//! The store against a real SQLite file in a temp directory.
+
+use sitewarden_incident::{IncidentState, Signal, SignalKind, SignalSource};
+use sitewarden_store::{CheckRecord, EvidenceInput, Store};
+
+fn signal(site: &str, kind: SignalKind, at: i64, drill: bool) -> Signal {
+    Signal {
+        site: site.into(),
+        page: Some("home".into()),
+        kind,
+        source: SignalSource::Probe,
+        score: 90,
+        reasons: vec!["title changed to \"hacked by x\"".into()],
+        observed_at_ms: at,
+        drill,
+    }
+}
+
+fn snapshot(body: &[u8], at: i64) -> EvidenceInput {
+    EvidenceInput {
+        kind: "page_snapshot".into(),
+        content: body.to_vec(),
+        media_type: "text/html".into(),
+        captured_at: at,
+        metadata: serde_json::json!({"url": "http://portal.example.gov.test/"}),
+    }
+}
+
+#[tokio::test]
+async fn signals_fold_into_one_incident_with_chained_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+
+    let first = store
+        .raise_signal(&signal("portal", SignalKind::Unavailable, 1_000, false), &[])
+        .await
+        .unwrap();
+    assert!(first.opened);
+    let second = store
+        .raise_signal(
+            &signal("portal", SignalKind::Defacement, 2_000, false),
+            &[snapshot(b"<h1>hacked</h1>", 2_000)],
+        )
+        .await
+        .unwrap();
+    assert!(!second.opened);
+    assert_eq!(second.incident_id, first.incident_id);
+    assert_eq!(second.evidence_ids.len(), 1);
+
+    // A drill on the same site never joins the real incident.
+    let drill = store
+        .raise_signal(&signal("portal", SignalKind::Defacement, 3_000, true), &[])
+        .await
+        .unwrap();
+    assert!(drill.opened);
+
+    let detail = store.incident(first.incident_id).await.unwrap().unwrap();
+    assert_eq!(detail.summary.kind, "defacement", "reclassified by the worse signal");
+    assert_eq!(detail.summary.subcategory, "信息篡改事件");
+    assert_eq!(detail.summary.discovered_at, 1_000);
+    assert_eq!(detail.summary.state, IncidentState::Detected);
+    assert_eq!(detail.signals.len(), 2);
+    let kinds: Vec<_> = detail.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["detected", "signal", "reclassified", "signal"]);
+    let evidence = &detail.evidence[0];
+    assert_eq!(
+        store.blobs().get(&evidence.content_sha256).unwrap(),
+        b"<h1>hacked</h1>"
+    );
+
+    // After recovery, a new defacement is a new incident.
+    store
+        .mark_recovered(first.incident_id, "probe", 4_000, &serde_json::json!({}))
+        .await
+        .unwrap();
+    let third = store
+        .raise_signal(&signal("portal", SignalKind::Defacement, 5_000, false), &[])
+        .await
+        .unwrap();
+    assert!(third.opened);
+    assert_ne!(third.incident_id, first.incident_id);
+
+    assert_eq!(store.verify_evidence().await.unwrap(), Ok(1));
+}
+
+#[tokio::test]
+async fn evidence_tampering_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    for at in [1_000, 2_000, 3_000] {
+        store
+            .raise_signal(
+                &signal("portal", SignalKind::Defacement, at, false),
+                &[snapshot(format!("defaced at {at}").as_bytes(), at)],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.verify_evidence().await.unwrap(), Ok(3));
+
+    // Someone edits a record's metadata behind sitewarden's back.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("store.db").display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE evidence SET captured_at = 999 WHERE id = 2")
+        .execute(&db)
+        .await
+        .unwrap();
+    let problems = store.verify_evidence().await.unwrap().unwrap_err();
+    assert_eq!(problems, ["evidence #2: record was altered"]);
+}
+
+#[tokio::test]
+async fn baselines_keep_versions_and_checks_keep_history_of_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let url = "http://portal.example.gov.test/";
+    assert_eq!(
+        store.approve_baseline("portal", "home", url, "{}", b"v1", "admin", 1).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.approve_baseline("portal", "home", url, "{}", b"v2", "admin", 2).await.unwrap(),
+        2
+    );
+    let current = store.current_baseline("portal", "home").await.unwrap().unwrap();
+    assert_eq!(current.version, 2);
+    assert_eq!(store.blobs().get(&current.body_sha256).unwrap(), b"v2");
+    assert_eq!(store.baseline_versions("portal", "home").await.unwrap().len(), 2);
+
+    let mut check = CheckRecord {
+        site: "portal".into(),
+        page: "home".into(),
+        url: url.into(),
+        checked_at: 10,
+        verdict: "clean".into(),
+        score: 0,
+        reasons: vec![],
+        http_status: Some(200),
+        response_ms: Some(12),
+        tls_expires_at: None,
+        redirects: vec![],
+        body_sha256: None,
+        error: None,
+        consecutive_failures: 0,
+        up: true,
+    };
+    for (at, verdict) in [(10, "clean"), (20, "clean"), (30, "defaced"), (40, "clean"), (50, "clean")] {
+        check.checked_at = at;
+        check.verdict = verdict.into();
+        store.record_check(&check).await.unwrap();
+    }
+    // First clean, the defaced one, and the return to clean.
+    assert_eq!(store.check_history_len("portal", "home").await.unwrap(), 3);
+    let states = store.page_states().await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].checked_at, 50);
+
+    // Reopening the same directory keeps everything.
+    store.close().await;
+    let reopened = Store::open(dir.path()).await.unwrap();
+    assert_eq!(reopened.baseline_versions("portal", "home").await.unwrap().len(), 2);
+}
