@@ -155,7 +155,9 @@ mod tests {
 
     #[test]
     fn titles_mark_drills() {
-        let FoldDecision::Open { title, .. } = fold(None, &signal("portal", SignalKind::Defacement, true)) else {
+        let FoldDecision::Open { title, .. } =
+            fold(None, &signal("portal", SignalKind::Defacement, true))
+        else {
             panic!("expected a new incident");
         };
         assert_eq!(title, "[演练 drill] 网页篡改 defacement: portal/home");

@@ -141,6 +141,9 @@ mod tests {
             blobs.get(&sha256_hex(b"never stored")),
             Err(StoreError::MissingBlob { .. })
         ));
-        assert!(matches!(blobs.get("../../etc/passwd"), Err(StoreError::BadDigest(_))));
+        assert!(matches!(
+            blobs.get("../../etc/passwd"),
+            Err(StoreError::BadDigest(_))
+        ));
     }
 }

@@ -265,7 +265,13 @@ impl Store {
     /// content or reachable again, as observed by `actor` (the probe after a
     /// clean check). The incident moves to `recovered`; later signals open a
     /// new incident.
-    pub async fn mark_recovered(&self, incident_id: i64, actor: &str, now_ms: i64, detail: &serde_json::Value) -> Result<()> {
+    pub async fn mark_recovered(
+        &self,
+        incident_id: i64,
+        actor: &str,
+        now_ms: i64,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE incidents SET state = 'recovered', updated_at = $1 WHERE id = $2")
             .bind(now_ms)
@@ -381,7 +387,10 @@ async fn append_event(
     Ok(())
 }
 
-fn parse_column<T: std::str::FromStr<Err = String>>(column: &'static str, text: String) -> Result<T> {
+fn parse_column<T: std::str::FromStr<Err = String>>(
+    column: &'static str,
+    text: String,
+) -> Result<T> {
     text.parse()
         .map_err(|message: String| StoreError::CorruptValue { column, message })
 }

@@ -23,8 +23,8 @@ pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -70,10 +70,13 @@ impl Store {
                 path: db_path.clone(),
                 source,
             })?;
-        MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate {
-            path: db_path,
-            source,
-        })?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: db_path,
+                source,
+            })?;
         let blobs = Blobs::open(&data_dir.join("blobs"))?;
         Ok(Store {
             pool,

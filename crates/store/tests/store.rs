@@ -32,7 +32,10 @@ async fn signals_fold_into_one_incident_with_chained_evidence() {
     let store = Store::open(dir.path()).await.unwrap();
 
     let first = store
-        .raise_signal(&signal("portal", SignalKind::Unavailable, 1_000, false), &[])
+        .raise_signal(
+            &signal("portal", SignalKind::Unavailable, 1_000, false),
+            &[],
+        )
         .await
         .unwrap();
     assert!(first.opened);
@@ -55,7 +58,10 @@ async fn signals_fold_into_one_incident_with_chained_evidence() {
     assert!(drill.opened);
 
     let detail = store.incident(first.incident_id).await.unwrap().unwrap();
-    assert_eq!(detail.summary.kind, "defacement", "reclassified by the worse signal");
+    assert_eq!(
+        detail.summary.kind, "defacement",
+        "reclassified by the worse signal"
+    );
     assert_eq!(detail.summary.subcategory, "信息篡改事件");
     assert_eq!(detail.summary.discovered_at, 1_000);
     assert_eq!(detail.summary.state, IncidentState::Detected);
@@ -99,9 +105,10 @@ async fn evidence_tampering_is_detected() {
     assert_eq!(store.verify_evidence().await.unwrap(), Ok(3));
 
     // Someone edits a record's metadata behind sitewarden's back.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("store.db").display()))
-        .await
-        .unwrap();
+    let db =
+        sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("store.db").display()))
+            .await
+            .unwrap();
     sqlx::query("UPDATE evidence SET captured_at = 999 WHERE id = 2")
         .execute(&db)
         .await
@@ -116,17 +123,34 @@ async fn baselines_keep_versions_and_checks_keep_history_of_changes() {
     let store = Store::open(dir.path()).await.unwrap();
     let url = "http://portal.example.gov.test/";
     assert_eq!(
-        store.approve_baseline("portal", "home", url, "{}", b"v1", "admin", 1).await.unwrap(),
+        store
+            .approve_baseline("portal", "home", url, "{}", b"v1", "admin", 1)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        store.approve_baseline("portal", "home", url, "{}", b"v2", "admin", 2).await.unwrap(),
+        store
+            .approve_baseline("portal", "home", url, "{}", b"v2", "admin", 2)
+            .await
+            .unwrap(),
         2
     );
-    let current = store.current_baseline("portal", "home").await.unwrap().unwrap();
+    let current = store
+        .current_baseline("portal", "home")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(current.version, 2);
     assert_eq!(store.blobs().get(&current.body_sha256).unwrap(), b"v2");
-    assert_eq!(store.baseline_versions("portal", "home").await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .baseline_versions("portal", "home")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     let mut check = CheckRecord {
         site: "portal".into(),
@@ -145,7 +169,13 @@ async fn baselines_keep_versions_and_checks_keep_history_of_changes() {
         consecutive_failures: 0,
         up: true,
     };
-    for (at, verdict) in [(10, "clean"), (20, "clean"), (30, "defaced"), (40, "clean"), (50, "clean")] {
+    for (at, verdict) in [
+        (10, "clean"),
+        (20, "clean"),
+        (30, "defaced"),
+        (40, "clean"),
+        (50, "clean"),
+    ] {
         check.checked_at = at;
         check.verdict = verdict.into();
         store.record_check(&check).await.unwrap();
@@ -159,5 +189,12 @@ async fn baselines_keep_versions_and_checks_keep_history_of_changes() {
     // Reopening the same directory keeps everything.
     store.close().await;
     let reopened = Store::open(dir.path()).await.unwrap();
-    assert_eq!(reopened.baseline_versions("portal", "home").await.unwrap().len(), 2);
+    assert_eq!(
+        reopened
+            .baseline_versions("portal", "home")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
