@@ -160,36 +160,35 @@ impl Prober {
                 .await
                 .map_err(classify_error)?;
             let status = response.status().as_u16();
-            if response.status().is_redirection() {
-                if let Some(location) = location(response.headers()) {
-                    let next = current
-                        .join(&location)
-                        .ok()
-                        .filter(|next| matches!(next.scheme(), "http" | "https"))
-                        .ok_or_else(|| FetchError::BadRedirect {
-                            from: current.to_string(),
-                            location: location.clone(),
-                        })?;
-                    redirects.push(Hop {
-                        url: current.to_string(),
-                        status,
-                    });
-                    let mut chain: Vec<String> =
-                        redirects.iter().map(|hop| hop.url.clone()).collect();
-                    if next == *url || redirects.iter().any(|hop| hop.url == next.as_str()) {
-                        chain.push(next.to_string());
-                        return Err(FetchError::RedirectLoop(chain));
-                    }
-                    if redirects.len() as u32 > self.config.max_redirects {
-                        chain.push(next.to_string());
-                        return Err(FetchError::TooManyRedirects {
-                            limit: self.config.max_redirects,
-                            chain,
-                        });
-                    }
-                    current = next;
-                    continue;
+            if response.status().is_redirection()
+                && let Some(location) = location(response.headers())
+            {
+                let next = current
+                    .join(&location)
+                    .ok()
+                    .filter(|next| matches!(next.scheme(), "http" | "https"))
+                    .ok_or_else(|| FetchError::BadRedirect {
+                        from: current.to_string(),
+                        location: location.clone(),
+                    })?;
+                redirects.push(Hop {
+                    url: current.to_string(),
+                    status,
+                });
+                let mut chain: Vec<String> = redirects.iter().map(|hop| hop.url.clone()).collect();
+                if next == *url || redirects.iter().any(|hop| hop.url == next.as_str()) {
+                    chain.push(next.to_string());
+                    return Err(FetchError::RedirectLoop(chain));
                 }
+                if redirects.len() as u32 > self.config.max_redirects {
+                    chain.push(next.to_string());
+                    return Err(FetchError::TooManyRedirects {
+                        limit: self.config.max_redirects,
+                        chain,
+                    });
+                }
+                current = next;
+                continue;
             }
             let tls = response
                 .extensions()

@@ -1,0 +1,159 @@
+//! The command line, as clap derives it. Commands that need the plan take
+//! `--plan FILE`; commands that need the store take `--data DIR`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// sitewarden makes a website security emergency plan executable: it finds
+/// defaced pages and outages, opens incidents and keeps the evidence.
+#[derive(Debug, Parser)]
+#[command(name = "sitewarden", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the plan file is.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArg {
+    /// The plan file.
+    #[arg(long, value_name = "FILE", default_value = "sitewarden.toml")]
+    pub plan: PathBuf,
+}
+
+/// Where the data directory is.
+#[derive(Debug, Clone, Args)]
+pub struct DataArg {
+    /// The data directory (embedded store, baselines, evidence).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "sitewarden-data",
+        env = "SITEWARDEN_DATA"
+    )]
+    pub data: PathBuf,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a fully commented sample plan (sitewarden.toml) into DIR.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing sitewarden.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a plan file and report every problem with its path.
+    CheckPlan {
+        /// The plan file.
+        #[arg(default_value = "sitewarden.toml")]
+        file: PathBuf,
+    },
+    /// Fetch every page and store its approved baseline (a new version each time).
+    Baseline {
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this page (with --site).
+        #[arg(long, requires = "site")]
+        page: Option<String>,
+        /// Who approves (recorded with the version).
+        #[arg(long, default_value_t = default_approver())]
+        approved_by: String,
+    },
+    /// Check every page once against its baseline; exit 2 when any is defaced or down.
+    Check {
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// Check once and exit (the only mode; `serve` checks continuously).
+        #[arg(long)]
+        once: bool,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the probe loop continuously until interrupted.
+    Serve {
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Sites, last verdicts and open incidents.
+    Status {
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Incidents: list them or show one.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
+    /// Verify the evidence register: hash chain and every stored file.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Run sample sites on loopback, watch them, deface one in a drill, restore it.
+    Demo {
+        /// Where to put the demo's plan and data (default: a new temp directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Stop after the drill has run through (for scripts and tests)
+        /// instead of watching until Ctrl-C.
+        #[arg(long)]
+        exit_after_drill: bool,
+    },
+}
+
+/// `sitewarden incident …`
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// All incidents, newest first.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident with its signals, timeline and evidence.
+    Show {
+        /// The incident id.
+        id: i64,
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sitewarden evidence …`
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Check every evidence record's chained hash and every file's SHA-256.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+fn default_approver() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "operator".to_string())
+}

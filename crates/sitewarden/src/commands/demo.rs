@@ -1,0 +1,250 @@
+//! `sitewarden demo`: the whole pipeline on invented sample sites on
+//! loopback — a plan, approved baselines, the probe loop, a defacement drill
+//! that opens an incident with evidence, and the page put back.
+
+use super::open_store;
+use super::serve::{cancel_on_signal, describe};
+use sitewarden_analysis::Verdict;
+use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
+use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
+use sitewarden_plan::{Plan, SampleOptions, sample_plan_with};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// The demo's check interval: short, so the drill plays out in seconds.
+const DEMO_INTERVAL_SECONDS: u32 = 2;
+/// How long any one step of the drill may take before the demo says it failed.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the demo. With `exit_after_drill`, stops when the drill is over;
+/// otherwise keeps watching until Ctrl-C.
+pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result<ExitCode> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("sitewarden-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let data = dir.join("data");
+
+    let portal = SiteServer::start(SampleSite::Portal, Encoding::Utf8).await?;
+    // The sub-site is served in GBK, as many Chinese government sites still are.
+    let procurement = SiteServer::start(SampleSite::Procurement, Encoding::Gbk).await?;
+    let plan_path = dir.join("sitewarden.toml");
+    std::fs::write(
+        &plan_path,
+        sample_plan_with(&SampleOptions {
+            interval_seconds: Some(DEMO_INTERVAL_SECONDS),
+            resolve: [&portal, &procurement]
+                .iter()
+                .map(|site| (site.host().to_string(), "127.0.0.1".to_string()))
+                .collect(),
+            ports: [&portal, &procurement]
+                .iter()
+                .map(|site| (site.host().to_string(), site.addr().port()))
+                .collect(),
+        }),
+    )?;
+    let plan = super::load_plan(&plan_path)?;
+    println!("sitewarden demo — everything below is invented sample data, on loopback only");
+    println!(
+        "  sample portal    http://{}/ (served on {}, UTF-8)",
+        portal.host(),
+        portal.addr()
+    );
+    println!(
+        "  sample sub-site  http://{}/ (served on {}, GBK)",
+        procurement.host(),
+        procurement.addr()
+    );
+    println!("  plan             {}", plan_path.display());
+    println!("  data             {}", data.display());
+    println!();
+
+    let store = open_store(&data).await?;
+    let drills = DrillRegistry::default();
+    let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
+    approve_all(&monitor, &store, &plan).await?;
+    println!();
+
+    let cancel = CancellationToken::new();
+    // One receiver both prints and drives the drill, so what the terminal
+    // shows is in the order things happened.
+    let mut events = monitor.subscribe();
+    let stopper = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let loop_monitor = monitor.clone();
+    let loop_cancel = cancel.clone();
+    let probe_loop = tokio::spawn(async move { loop_monitor.run(loop_cancel).await });
+
+    let drill = tokio::select! {
+        result = drill(&portal, &drills, &mut events) => Some(result),
+        _ = cancel.cancelled() => None,
+    };
+    let outcome = match drill {
+        Some(Ok(incident_id)) => {
+            println!();
+            println!(
+                "drill complete: the defacement was found, incident #{incident_id} opened with its evidence, and the page restored."
+            );
+            println!(
+                "  see it:          sitewarden incident show {incident_id} --data {}",
+                data.display()
+            );
+            println!(
+                "  all incidents:   sitewarden incident list --data {}",
+                data.display()
+            );
+            println!(
+                "  site status:     sitewarden status --plan {} --data {}",
+                plan_path.display(),
+                data.display()
+            );
+            println!(
+                "  evidence intact: sitewarden evidence verify --data {}",
+                data.display()
+            );
+            if !exit_after_drill {
+                println!();
+                println!("still watching; Ctrl-C stops.");
+                super::serve::print_events(events, cancel.clone()).await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(error)) => Err(error),
+        None => Ok(ExitCode::SUCCESS),
+    };
+    cancel.cancel();
+    let _ = probe_loop.await;
+    stopper.abort();
+    store.close().await;
+    portal.shutdown().await;
+    procurement.shutdown().await;
+    println!("demo stopped; its files stay in {}", dir.display());
+    outcome
+}
+
+async fn approve_all(
+    monitor: &Monitor,
+    store: &sitewarden_store::Store,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    println!(
+        "approving baselines for {} pages of \"{}\":",
+        monitor.targets().pages.len(),
+        plan.organisation.name
+    );
+    for target in &monitor.targets().pages {
+        let approved = approve_baseline(
+            monitor.prober(),
+            monitor.targets(),
+            target,
+            store,
+            "demo",
+            now_ms(),
+        )
+        .await?;
+        println!(
+            "  {}/{} version {} ({} text blocks, {} volatile regions learned, {})",
+            approved.site,
+            approved.page,
+            approved.version,
+            approved.blocks,
+            approved.learned_volatile,
+            approved.encoding
+        );
+    }
+    Ok(())
+}
+
+/// The scripted drill: two clean rounds, the defacement, the incident with
+/// its evidence, the page put back, the incident recovered.
+async fn drill(
+    portal: &SiteServer,
+    drills: &DrillRegistry,
+    events: &mut broadcast::Receiver<MonitorEvent>,
+) -> anyhow::Result<i64> {
+    let mut clean_checks = 0;
+    wait_for(
+        events,
+        "two clean checks of the portal home page",
+        |event| {
+            if let MonitorEvent::Checked {
+                site,
+                page,
+                verdict: Verdict::Clean,
+                ..
+            } = event
+                && site == "portal"
+                && page == "home"
+            {
+                clean_checks += 1;
+            }
+            clean_checks >= 2
+        },
+    )
+    .await?;
+
+    println!();
+    println!(
+        ">>> 演练 DRILL: an attacker plants hidden gambling links (暗链) on the portal home page"
+    );
+    println!();
+    drills.start("portal", "demo defacement drill");
+    portal.set_variant(Variant::HiddenGamblingLinks);
+
+    let mut incident = None;
+    let mut evidence_seen = false;
+    wait_for(events, "the incident with its evidence", |event| {
+        match event {
+            MonitorEvent::IncidentOpened {
+                incident_id, site, ..
+            } if site == "portal" => incident = Some(*incident_id),
+            MonitorEvent::EvidenceStored { incident_id, .. } if Some(*incident_id) == incident => {
+                evidence_seen = true
+            }
+            _ => {}
+        }
+        incident.is_some() && evidence_seen
+    })
+    .await?;
+    let incident_id = incident.expect("waited for it");
+
+    println!();
+    println!(">>> 恢复 RESTORE: the approved page is put back");
+    println!();
+    portal.set_variant(Variant::Normal);
+    wait_for(events, "the portal to check clean again", |event| {
+        matches!(event, MonitorEvent::Recovered { incident_id: id, .. } if *id == incident_id)
+    })
+    .await?;
+    drills.stop("portal");
+    Ok(incident_id)
+}
+
+/// Prints events as they come until `done` says so, or fails after [`STEP_TIMEOUT`].
+async fn wait_for(
+    events: &mut broadcast::Receiver<MonitorEvent>,
+    what: &str,
+    mut done: impl FnMut(&MonitorEvent) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .map_err(|_| anyhow::anyhow!("the demo waited {STEP_TIMEOUT:?} for {what} in vain"))?;
+        match event {
+            Ok(event) => {
+                println!("{}", describe(&event));
+                if done(&event) {
+                    return Ok(());
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => {
+                anyhow::bail!("the monitor stopped before {what}")
+            }
+        }
+    }
+}

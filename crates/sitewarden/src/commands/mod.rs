@@ -1,0 +1,97 @@
+//! One module per command. Shared here: loading the plan (with every
+//! problem printed) and opening the store.
+
+mod baseline;
+mod check;
+mod demo;
+mod evidence;
+mod incident;
+mod init;
+mod serve;
+mod status;
+
+use crate::cli::{Command, EvidenceCommand, IncidentCommand};
+use anyhow::Context;
+use sitewarden_plan::{LoadError, Plan};
+use sitewarden_store::Store;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs one command.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init { dir, force } => init::run(&dir, force),
+        Command::CheckPlan { file } => init::check_plan(&file),
+        Command::Baseline {
+            plan,
+            data,
+            site,
+            page,
+            approved_by,
+        } => {
+            baseline::run(
+                &plan.plan,
+                &data.data,
+                site.as_deref(),
+                page.as_deref(),
+                &approved_by,
+            )
+            .await
+        }
+        Command::Check {
+            plan,
+            data,
+            once: _,
+            json,
+        } => check::run(&plan.plan, &data.data, json).await,
+        Command::Serve { plan, data } => serve::run(&plan.plan, &data.data).await,
+        Command::Status { plan, data } => status::run(&plan.plan, &data.data).await,
+        Command::Incident { command } => match command {
+            IncidentCommand::List { data, json } => incident::list(&data.data, json).await,
+            IncidentCommand::Show { id, data, json } => incident::show(&data.data, id, json).await,
+        },
+        Command::Evidence { command } => match command {
+            EvidenceCommand::Verify { data } => evidence::verify(&data.data).await,
+        },
+        Command::Demo {
+            dir,
+            exit_after_drill,
+        } => demo::run(dir, exit_after_drill).await,
+    }
+}
+
+/// Loads and validates the plan; an invalid plan is an error listing every problem.
+pub fn load_plan(path: &Path) -> anyhow::Result<Plan> {
+    match Plan::load(path) {
+        Ok(plan) => Ok(plan),
+        Err(LoadError::Invalid { errors, .. }) => {
+            anyhow::bail!(
+                "{} is not a valid plan ({} problem{}):\n{errors}\n(run `sitewarden check-plan {}` after fixing it)",
+                path.display(),
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" },
+                path.display()
+            )
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Opens the data directory, creating it when missing.
+pub async fn open_store(data: &Path) -> anyhow::Result<Store> {
+    Store::open(data)
+        .await
+        .with_context(|| format!("cannot open the data directory {}", data.display()))
+}
+
+/// Opens a data directory that must already exist (read-only commands must
+/// not create an empty store somewhere by mistake).
+pub async fn open_existing_store(data: &Path) -> anyhow::Result<Store> {
+    if !data.join("store.db").is_file() {
+        anyhow::bail!(
+            "no sitewarden data in {} (use --data DIR, or run `sitewarden baseline` first)",
+            data.display()
+        );
+    }
+    open_store(data).await
+}

@@ -1,0 +1,28 @@
+//! The `sitewarden` binary: a thin shell over the library crates.
+//! `main` → `try_main` → exit code; every command lives in `commands/`.
+
+mod cli;
+mod commands;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    output::init_logging(cli.verbose);
+    match try_main(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn try_main(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(commands::run(cli.command))
+}

@@ -1,0 +1,58 @@
+//! Terminal output: logging setup, times, verdict colours, progress bars.
+//! Colours and bars appear only on a terminal; pipes get plain text.
+
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+use sitewarden_analysis::Verdict;
+use std::io::IsTerminal;
+
+/// Logs go to stderr; `-v` raises the level, `RUST_LOG` overrides it.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,sitewarden=info",
+        1 => "info,sitewarden=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A Unix-millisecond time as local wall-clock time, to the second.
+pub fn time(ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(timestamp) => timestamp
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => format!("@{ms}ms"),
+    }
+}
+
+/// A verdict, coloured on a terminal: red for defaced and down, yellow for changed.
+pub fn verdict(verdict: Verdict) -> String {
+    let text = format!("{:<8}", verdict.as_str());
+    match verdict {
+        Verdict::Clean => style(text).green().to_string(),
+        Verdict::Changed => style(text).yellow().to_string(),
+        Verdict::Defaced | Verdict::Down => style(text).red().bold().to_string(),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+pub fn progress(len: u64, message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
+}

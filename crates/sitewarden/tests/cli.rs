@@ -1,0 +1,277 @@
+//! The `sitewarden` binary as a user runs it, against invented sample sites
+//! served on loopback port 0.
+
+use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
+use sitewarden_plan::{SampleOptions, sample_plan_with};
+use std::path::Path;
+use std::process::Output;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sitewarden");
+
+async fn sitewarden(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn init_writes_a_plan_that_check_plan_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let out = sitewarden(&["init", dir_arg]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = dir.path().join("sitewarden.toml");
+    let out = sitewarden(&["check-plan", plan.to_str().unwrap()]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("valid (2 sites, 3 pages"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A second init does not overwrite the first.
+    let out = sitewarden(&["init", dir_arg]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already exists"));
+}
+
+#[tokio::test]
+async fn check_plan_reports_every_problem_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("bad.toml");
+    std::fs::write(
+        &plan,
+        r#"
+[organisation]
+name = "示例单位"
+
+[probe]
+interval_seconds = 0
+
+[[sites]]
+name = "portal"
+title = "门户"
+importance = "重要"
+colour = "blue"
+
+[[sites.pages]]
+name = "home"
+url = "not a url"
+
+[[sites]]
+name = "portal"
+title = "重复"
+importance = "非常"
+
+[[sites.pages]]
+name = "home"
+url = "https://b.example.gov.test/"
+volatile = ["div[["]
+"#,
+    )
+    .unwrap();
+    let out = sitewarden(&["check-plan", plan.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    for path in [
+        "probe.interval_seconds",
+        "sites[0].colour",
+        "sites[0].pages[0].url",
+        "sites[1].importance",
+        "sites[1].pages[0].volatile[0]",
+    ] {
+        assert!(
+            stdout.contains(&format!(": {path}: ")),
+            "missing {path} in:\n{stdout}"
+        );
+    }
+}
+
+async fn write_plan(dir: &Path, servers: &[&SiteServer]) -> String {
+    let text = sample_plan_with(&SampleOptions {
+        interval_seconds: Some(60),
+        resolve: servers
+            .iter()
+            .map(|s| (s.host().to_string(), "127.0.0.1".to_string()))
+            .collect(),
+        ports: servers
+            .iter()
+            .map(|s| (s.host().to_string(), s.addr().port()))
+            .collect(),
+    });
+    let path = dir.join("sitewarden.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn baseline_check_incident_evidence_status() {
+    let portal = SiteServer::start(SampleSite::Portal, Encoding::Utf8)
+        .await
+        .unwrap();
+    let procurement = SiteServer::start(SampleSite::Procurement, Encoding::Gbk)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), &[&portal, &procurement]).await;
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    // Checking before any baseline is an error that says what to do.
+    let out = sitewarden(&["check", "--plan", &plan, "--data", data, "--once", "--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("sitewarden baseline"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = sitewarden(&["baseline", "--plan", &plan, "--data", data]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("3 of 3 pages approved"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = sitewarden(&["check", "--plan", &plan, "--data", data, "--once", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages = report["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 3);
+    for page in pages {
+        assert_eq!(page["verdict"], "clean", "{page}");
+        for key in ["site", "page", "url", "score", "reasons"] {
+            assert!(page.get(key).is_some(), "{key} missing from {page}");
+        }
+    }
+
+    portal.set_variant(Variant::HiddenGamblingLinks);
+    let out = sitewarden(&["check", "--plan", &plan, "--data", data, "--once", "--json"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let home = report["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["site"] == "portal" && p["page"] == "home")
+        .unwrap()
+        .clone();
+    assert_eq!(home["verdict"], "defaced");
+    assert!(home["score"].as_u64().unwrap() >= 50);
+    let incident_id = home["incident_id"]
+        .as_i64()
+        .expect("an incident was opened");
+
+    let out = sitewarden(&["incident", "list", "--data", data, "--json"]).await;
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(list["incidents"][0]["subcategory"], "信息篡改事件");
+
+    let out = sitewarden(&[
+        "incident",
+        "show",
+        &incident_id.to_string(),
+        "--data",
+        data,
+        "--json",
+    ])
+    .await;
+    assert!(out.status.success());
+    let detail: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snapshot = detail["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "page_snapshot")
+        .expect("the defaced page is evidence")
+        .clone();
+    let stored = std::fs::read(snapshot["path"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sha256(&stored),
+        snapshot["sha256"].as_str().unwrap(),
+        "the evidence file is the bytes its hash names"
+    );
+    assert!(
+        String::from_utf8_lossy(&stored).contains("display:none")
+            || String::from_utf8_lossy(&stored).contains("display: none")
+    );
+
+    let out = sitewarden(&["incident", "show", &incident_id.to_string(), "--data", data]).await;
+    assert!(
+        text(&out.stdout).contains("信息破坏事件 / 信息篡改事件"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = sitewarden(&["status", "--plan", &plan, "--data", data]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status = text(&out.stdout);
+    assert!(
+        status.contains("defaced") && status.contains("open incidents:"),
+        "{status}"
+    );
+
+    let out = sitewarden(&["evidence", "verify", "--data", data]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // Put back: clean again, exit 0.
+    portal.set_variant(Variant::Normal);
+    let out = sitewarden(&["check", "--plan", &plan, "--data", data, "--once"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A missing incident is an error, not a panic.
+    let out = sitewarden(&["incident", "show", "999", "--data", data]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no incident #999"));
+}
+
+#[tokio::test]
+async fn the_demo_runs_its_drill_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitewarden(&[
+        "demo",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--exit-after-drill",
+    ])
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for expected in [
+        "approving baselines",
+        "DRILL",
+        "defaced",
+        "INCIDENT #1 opened",
+        "evidence stored",
+        "recovered",
+        "drill complete",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from the demo output:\n{stdout}"
+        );
+    }
+    assert!(dir.path().join("sitewarden.toml").is_file());
+    assert!(dir.path().join("data/store.db").is_file());
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
