@@ -44,6 +44,14 @@ pub const FACILITY_FAILURE: Classification = Classification {
     subcategory_en: "Other equipment and facility failure",
 };
 
+/// A planted web shell: 网络攻击事件 / 后门攻击事件.
+pub const BACKDOOR: Classification = Classification {
+    category_zh: "网络攻击事件",
+    subcategory_zh: "后门攻击事件",
+    category_en: "Network attack",
+    subcategory_en: "Backdoor attack",
+};
+
 /// The classification a signal gives its incident. An outage counts as a
 /// denial-of-service attack only once the logs confirm a flood
 /// (`attack_confirmed`); until then it is a facility failure.
@@ -52,6 +60,7 @@ pub fn classify(kind: SignalKind, attack_confirmed: bool) -> Classification {
         SignalKind::Defacement => INFORMATION_TAMPERING,
         SignalKind::Unavailable if attack_confirmed => DENIAL_OF_SERVICE,
         SignalKind::Unavailable => FACILITY_FAILURE,
+        SignalKind::WebShell => BACKDOOR,
     }
 }
 
@@ -68,5 +77,6 @@ mod tests {
         check(SignalKind::Defacement, true, "信息篡改事件");
         check(SignalKind::Unavailable, false, "其他设备设施故障");
         check(SignalKind::Unavailable, true, "拒绝服务攻击事件");
+        check(SignalKind::WebShell, false, "后门攻击事件");
     }
 }

@@ -56,6 +56,7 @@ fn title_for(signal: &Signal) -> String {
     let what = match signal.kind {
         SignalKind::Defacement => "网页篡改 defacement",
         SignalKind::Unavailable => "网站不可访问 unavailable",
+        SignalKind::WebShell => "网页后门 web shell",
     };
     let drill = if signal.drill { "[演练 drill] " } else { "" };
     match &signal.page {

@@ -15,6 +15,8 @@ pub enum SignalKind {
     /// A page could not be fetched, or answered with an error, for as many
     /// consecutive checks as the plan allows.
     Unavailable,
+    /// A script file appeared in a web root (a web shell, 网页木马/后门).
+    WebShell,
 }
 
 impl SignalKind {
@@ -23,6 +25,7 @@ impl SignalKind {
         match self {
             SignalKind::Defacement => "defacement",
             SignalKind::Unavailable => "unavailable",
+            SignalKind::WebShell => "web_shell",
         }
     }
 
@@ -32,6 +35,7 @@ impl SignalKind {
         match self {
             SignalKind::Unavailable => 1,
             SignalKind::Defacement => 2,
+            SignalKind::WebShell => 3,
         }
     }
 }
@@ -48,6 +52,7 @@ impl FromStr for SignalKind {
         match s {
             "defacement" => Ok(SignalKind::Defacement),
             "unavailable" => Ok(SignalKind::Unavailable),
+            "web_shell" => Ok(SignalKind::WebShell),
             other => Err(format!("unknown signal kind {other:?}")),
         }
     }

@@ -248,7 +248,10 @@ async fn read_capped(
 /// Turns reqwest's error into one a person can act on, naming TLS problems
 /// as such (reqwest reports them as connect errors with a rustls source).
 fn classify_error(error: reqwest::Error) -> FetchError {
-    let mut text = error.to_string();
+    // reqwest and hyper wrap the cause in layers that repeat the URL
+    // ("error sending request for url (…)", "client error (Connect)"); the
+    // duty officer needs the causes underneath.
+    let mut parts: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(&error);
     let mut is_tls = false;
     while let Some(cause) = source {
@@ -259,12 +262,17 @@ fn classify_error(error: reqwest::Error) -> FetchError {
         {
             is_tls = true;
         }
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+        let wrapper = cause_text.starts_with("client error (");
+        if !wrapper && !parts.iter().any(|part| part.contains(&cause_text)) {
+            parts.push(cause_text);
         }
         source = cause.source();
     }
+    let text = if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    };
     if is_tls {
         FetchError::Tls(text)
     } else if error.is_timeout() {

@@ -56,3 +56,13 @@ pub fn progress(len: u64, message: &str) -> ProgressBar {
     bar.set_message(message.to_string());
     bar
 }
+
+/// Prints a line above the progress bar on a terminal, or plainly when the
+/// bar is hidden (indicatif drops `println` on a hidden bar).
+pub fn line(bar: &ProgressBar, text: String) {
+    if bar.is_hidden() {
+        println!("{text}");
+    } else {
+        bar.println(text);
+    }
+}

@@ -39,24 +39,25 @@ pub async fn run(
     while let Some(result) = results.next().await {
         bar.inc(1);
         match result {
-            Ok(approved) => bar.println(format!(
-                "approved {}/{} version {} ({} text blocks, {} volatile learned, {})",
-                approved.site,
-                approved.page,
-                approved.version,
-                approved.blocks,
-                approved.learned_volatile,
-                approved.encoding
-            )),
+            Ok(approved) => output::line(
+                &bar,
+                format!(
+                    "approved {}/{} version {} ({} text blocks, {} volatile learned, {})",
+                    approved.site,
+                    approved.page,
+                    approved.version,
+                    approved.blocks,
+                    approved.learned_volatile,
+                    approved.encoding
+                ),
+            ),
             Err(error) => {
                 failures += 1;
-                bar.println(format!("error: {error}"));
+                output::line(&bar, format!("error: {error}"));
             }
         }
     }
     bar.finish_and_clear();
-    // println! through the bar is swallowed when the bar is hidden (not a
-    // terminal); say the totals plainly in any case.
     println!(
         "{} of {} page{} approved into {}",
         selected.len() - failures,
