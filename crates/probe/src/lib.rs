@@ -11,4 +11,4 @@ mod fetch;
 mod tls;
 
 pub use fetch::{FetchError, FetchedPage, Hop, ProbeConfig, Prober};
-pub use tls::{TlsDetails, TlsSetupError};
+pub use tls::{TlsDetails, TlsSetupError, client_config as tls_client_config};

@@ -37,9 +37,7 @@ pub enum TlsSetupError {
 
 /// Builds the client configuration: system roots (Debian's ca-certificates)
 /// and the plan's extra CA files, which government intranets often need.
-pub(crate) fn client_config(
-    extra_ca_files: &[PathBuf],
-) -> Result<rustls::ClientConfig, TlsSetupError> {
+pub fn client_config(extra_ca_files: &[PathBuf]) -> Result<rustls::ClientConfig, TlsSetupError> {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates are skipped: one bad file in
     // /etc/ssl/certs must not stop the whole probe.

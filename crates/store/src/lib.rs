@@ -15,6 +15,7 @@ mod checks;
 mod error;
 mod evidence;
 mod incidents;
+mod outbox;
 
 pub use baselines::{BaselineVersion, StoredBaseline};
 pub use blobs::Blobs;
@@ -22,6 +23,7 @@ pub use checks::{CheckRecord, PageState};
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
+pub use outbox::{NewMessage, OutboxMessage, OutboxState};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

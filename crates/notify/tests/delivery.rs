@@ -1,0 +1,483 @@
+//! Delivery through real channels on loopback: a webhook receiver that
+//! checks signatures and fails for a while, a DingTalk-style robot that
+//! answers garbage, a sender that dies mid-send, a message refused for good,
+//! and e-mail to a real SMTP server (python3-aiosmtpd), in clear and with
+//! STARTTLS.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use sitewarden_notify::{
+    Channel, ChannelConfig, Dispatcher, RetryPolicy, SmtpSecurity, build_channel, webhook_signature,
+};
+use sitewarden_store::{NewMessage, OutboxState, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+const SECRET: &str = "test-webhook-secret";
+
+/// What the receiver saw: every accepted message id, in order, duplicates
+/// included, so the test can tell "exactly once".
+#[derive(Clone, Default)]
+struct Receiver {
+    accepted: Arc<Mutex<Vec<String>>>,
+    failures_left: Arc<Mutex<u32>>,
+    bad_signatures: Arc<Mutex<u32>>,
+}
+
+async fn webhook(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    {
+        let mut failures = receiver.failures_left.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance");
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let timestamp: i64 = header("x-sitewarden-timestamp").parse().unwrap_or(0);
+    if header("x-sitewarden-signature") != webhook_signature(SECRET, timestamp, &body) {
+        *receiver.bad_signatures.lock().unwrap() += 1;
+        return (StatusCode::UNAUTHORIZED, "bad signature");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        json["id"].as_str().unwrap(),
+        header("x-sitewarden-message-id")
+    );
+    receiver
+        .accepted
+        .lock()
+        .unwrap()
+        .push(header("x-sitewarden-message-id"));
+    (StatusCode::OK, "ok")
+}
+
+async fn serve(router: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn message(id: &str, channel: &str, recipient: Option<&str>) -> NewMessage {
+    NewMessage {
+        id: id.into(),
+        incident_id: None,
+        channel: channel.into(),
+        recipient: recipient.map(str::to_string),
+        subject: "【网页篡改】示例省财政厅门户网站首页".into(),
+        body: "发现时间 09:00；已切断对外服务；初次报告截止 09:30。".into(),
+        created_at: 0,
+    }
+}
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+        max_attempts: 20,
+        lease: Duration::from_secs(30),
+        concurrency: 4,
+    }
+}
+
+fn channels(configs: &[(&str, ChannelConfig)]) -> HashMap<String, Arc<dyn Channel>> {
+    configs
+        .iter()
+        .map(|(name, config)| {
+            (
+                name.to_string(),
+                build_channel(config, Duration::from_secs(5), &[]).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Runs the dispatcher until `done` holds or 20 s pass.
+async fn deliver_until(dispatcher: &Dispatcher, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery did not finish in time"
+        );
+        dispatcher.deliver_due().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_channel_that_fails_for_a_while_delivers_everything_exactly_once() {
+    let receiver = Receiver::default();
+    *receiver.failures_left.lock().unwrap() = 5;
+    let url = serve(
+        Router::new()
+            .route("/hook", post(webhook))
+            .with_state(receiver.clone()),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        channels(&[(
+            "ops-webhook",
+            ChannelConfig::Webhook {
+                url: format!("{url}/hook"),
+                secret: Some(SECRET.into()),
+            },
+        )]),
+        fast_policy(),
+    );
+    let ids: Vec<String> = (1..=6)
+        .map(|n| format!("incident-1-initial-report-{n}"))
+        .collect();
+    for id in &ids {
+        assert!(
+            store
+                .enqueue_message(&message(id, "ops-webhook", None))
+                .await
+                .unwrap()
+        );
+    }
+    // Enqueueing the same id again is deduplicated.
+    assert!(
+        !store
+            .enqueue_message(&message(&ids[0], "ops-webhook", None))
+            .await
+            .unwrap()
+    );
+
+    deliver_until(&dispatcher, async || {
+        store
+            .messages_in_state(OutboxState::Sent)
+            .await
+            .unwrap()
+            .len()
+            == ids.len()
+    })
+    .await;
+    let mut seen = receiver.accepted.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ids, "every message exactly once");
+    assert_eq!(*receiver.bad_signatures.lock().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_sender_killed_mid_send_is_replaced_and_the_receiver_sees_each_message_once() {
+    let receiver = Receiver::default();
+    let url = serve(
+        Router::new()
+            .route("/hook", post(webhook))
+            .with_state(receiver.clone()),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    for n in 1..=3 {
+        store
+            .enqueue_message(&message(&format!("m{n}"), "ops-webhook", None))
+            .await
+            .unwrap();
+    }
+    // A first sender claims everything with a short lease and dies before sending.
+    let claimed = store.claim_due_messages(0, 10, 1).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    // A new process: the leases have run out, so the messages are due again.
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        channels(&[(
+            "ops-webhook",
+            ChannelConfig::Webhook {
+                url: format!("{url}/hook"),
+                secret: Some(SECRET.into()),
+            },
+        )]),
+        fast_policy(),
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    deliver_until(&dispatcher, async || {
+        store
+            .messages_in_state(OutboxState::Sent)
+            .await
+            .unwrap()
+            .len()
+            == 3
+    })
+    .await;
+    let mut seen = receiver.accepted.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["m1", "m2", "m3"]);
+}
+
+#[tokio::test]
+async fn robots_that_answer_garbage_are_retried_and_refusals_become_dead_letters() {
+    // A DingTalk-style robot: garbage twice, then a rate-limit code, then ok.
+    let answers = Arc::new(Mutex::new(vec![
+        "<html>502 Bad Gateway</html>".to_string(),
+        "not json".to_string(),
+        r#"{"errcode":130101,"errmsg":"send too fast"}"#.to_string(),
+        r#"{"errcode":0,"errmsg":"ok"}"#.to_string(),
+    ]));
+    let signed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let robot = {
+        let answers = answers.clone();
+        let signed = signed.clone();
+        post(move |uri: axum::http::Uri, body: Bytes| {
+            let answers = answers.clone();
+            let signed = signed.clone();
+            async move {
+                signed
+                    .lock()
+                    .unwrap()
+                    .push(uri.query().unwrap_or("").to_string());
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(json["msgtype"], "markdown");
+                let mut answers = answers.lock().unwrap();
+                if answers.len() > 1 {
+                    answers.remove(0)
+                } else {
+                    answers[0].clone()
+                }
+            }
+        })
+    };
+    let refuse = post(|| async { (StatusCode::BAD_REQUEST, "invalid recipient") });
+    let url = serve(
+        Router::new()
+            .route("/robot/send", robot)
+            .route("/refuse", refuse),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let mut policy = fast_policy();
+    policy.first_delay = Duration::from_millis(10);
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        channels(&[
+            (
+                "duty-group",
+                ChannelConfig::DingTalk {
+                    url: format!("{url}/robot/send?access_token=t"),
+                    secret: Some("SECtest".into()),
+                },
+            ),
+            (
+                "broken",
+                ChannelConfig::Webhook {
+                    url: format!("{url}/refuse"),
+                    secret: None,
+                },
+            ),
+        ]),
+        policy,
+    );
+    store
+        .enqueue_message(&message("ding-1", "duty-group", Some("138-0000-0001")))
+        .await
+        .unwrap();
+    store
+        .enqueue_message(&message("refused-1", "broken", None))
+        .await
+        .unwrap();
+    store
+        .enqueue_message(&message("nowhere-1", "no-such-channel", None))
+        .await
+        .unwrap();
+
+    deliver_until(&dispatcher, async || {
+        store
+            .messages_in_state(OutboxState::Sent)
+            .await
+            .unwrap()
+            .len()
+            == 1
+            && store
+                .messages_in_state(OutboxState::Dead)
+                .await
+                .unwrap()
+                .len()
+                == 2
+    })
+    .await;
+    let sent = store.messages_in_state(OutboxState::Sent).await.unwrap();
+    assert_eq!(sent[0].message.id, "ding-1");
+    assert_eq!(
+        sent[0].attempts, 4,
+        "two garbage answers and a rate limit, then accepted"
+    );
+    for query in signed.lock().unwrap().iter() {
+        assert!(
+            query.contains("timestamp=") && query.contains("sign="),
+            "{query}"
+        );
+    }
+    let dead = store.messages_in_state(OutboxState::Dead).await.unwrap();
+    let reasons: Vec<_> = dead
+        .iter()
+        .map(|m| m.last_error.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("HTTP 400")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("no channel named")),
+        "{reasons:?}"
+    );
+}
+
+/// A real SMTP server: Debian's python3-aiosmtpd writing to a Maildir.
+struct SmtpServer {
+    child: tokio::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    async fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> SmtpServer {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let maildir = tempfile::tempdir().unwrap();
+        let mut command = tokio::process::Command::new("/usr/bin/python3");
+        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        if let Some((cert, key)) = tls {
+            command.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        }
+        command
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("inbox"));
+        let child = command
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3-aiosmtpd must be installed (.ci/run installs it)");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let new = self.maildir.path().join("inbox/new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return vec![];
+        };
+        entries
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+async fn send_one_email(
+    config: ChannelConfig,
+    extra_ca: &[std::path::PathBuf],
+    server: &SmtpServer,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let channel = build_channel(&config, Duration::from_secs(10), extra_ca).unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        HashMap::from([("mail".to_string(), channel)]),
+        fast_policy(),
+    );
+    store
+        .enqueue_message(&message(
+            "incident-7-initial-report-wang",
+            "mail",
+            Some("wang.xiaoming@example.gov.test"),
+        ))
+        .await
+        .unwrap();
+    deliver_until(&dispatcher, async || !server.messages().is_empty()).await;
+    let mail = &server.messages()[0];
+    assert!(mail.contains("wang.xiaoming@example.gov.test"), "{mail}");
+    assert!(
+        mail.contains("Message-ID: <incident-7-initial-report-wang@sitewarden>"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("=?utf-8?"),
+        "the Chinese subject is encoded: {mail}"
+    );
+    let sent = store.messages_in_state(OutboxState::Sent).await.unwrap();
+    assert_eq!(sent.len(), 1);
+}
+
+#[tokio::test]
+async fn email_reaches_a_real_smtp_server() {
+    let server = SmtpServer::start(None).await;
+    let config = ChannelConfig::Email {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        security: SmtpSecurity::None,
+        username: None,
+        password: None,
+        from: "sitewarden@example.gov.test".into(),
+    };
+    send_one_email(config, &[], &server).await;
+    drop(server.child);
+}
+
+#[tokio::test]
+async fn email_over_starttls_with_the_plans_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &rcgen::Issuer::new(ca_params, ca_key))
+        .unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key, ca_file) = (
+        files.path().join("cert.pem"),
+        files.path().join("key.pem"),
+        files.path().join("ca.pem"),
+    );
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let server = SmtpServer::start(Some((&cert, &key))).await;
+    let config = ChannelConfig::Email {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        security: SmtpSecurity::StartTls,
+        username: None,
+        password: None,
+        from: "sitewarden@example.gov.test".into(),
+    };
+    send_one_email(config, &[ca_file], &server).await;
+}
