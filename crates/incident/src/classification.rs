@@ -1,8 +1,8 @@
 //! Classification of signals under the national guidelines the plan follows
 //! (PLAN §2): GB/Z 20986-2007 and its successor GB/T 20986-2023.
 //!
-//! Only the categories sitewarden's own detectors produce are mapped here;
-//! the full tables and the level rules arrive with the incident engine.
+//! This is the GB/Z 20986-2007 mapping the store records with each incident;
+//! `standards` ships both guides' full tables and the 2023 mapping.
 
 use crate::model::SignalKind;
 use serde::Serialize;
@@ -52,15 +52,25 @@ pub const BACKDOOR: Classification = Classification {
     subcategory_en: "Backdoor attack",
 };
 
+/// Anything else: 其他事件 (the 2007 guide has no subcategories here).
+pub const OTHER: Classification = Classification {
+    category_zh: "其他事件",
+    subcategory_zh: "其他事件",
+    category_en: "Other",
+    subcategory_en: "Other",
+};
+
 /// The classification a signal gives its incident. An outage counts as a
 /// denial-of-service attack only once the logs confirm a flood
 /// (`attack_confirmed`); until then it is a facility failure.
 pub fn classify(kind: SignalKind, attack_confirmed: bool) -> Classification {
     match kind {
-        SignalKind::Defacement => INFORMATION_TAMPERING,
+        SignalKind::Defacement | SignalKind::HiddenLinks => INFORMATION_TAMPERING,
         SignalKind::Unavailable if attack_confirmed => DENIAL_OF_SERVICE,
         SignalKind::Unavailable => FACILITY_FAILURE,
+        SignalKind::Ddos => DENIAL_OF_SERVICE,
         SignalKind::WebShell => BACKDOOR,
+        SignalKind::Other => OTHER,
     }
 }
 
@@ -78,5 +88,8 @@ mod tests {
         check(SignalKind::Unavailable, false, "其他设备设施故障");
         check(SignalKind::Unavailable, true, "拒绝服务攻击事件");
         check(SignalKind::WebShell, false, "后门攻击事件");
+        check(SignalKind::HiddenLinks, false, "信息篡改事件");
+        check(SignalKind::Ddos, false, "拒绝服务攻击事件");
+        check(SignalKind::Other, false, "其他事件");
     }
 }

@@ -57,6 +57,9 @@ fn title_for(signal: &Signal) -> String {
         SignalKind::Defacement => "网页篡改 defacement",
         SignalKind::Unavailable => "网站不可访问 unavailable",
         SignalKind::WebShell => "网页后门 web shell",
+        SignalKind::HiddenLinks => "网页暗链 hidden links",
+        SignalKind::Ddos => "拒绝服务攻击 DDoS",
+        SignalKind::Other => "其他事件 other",
     };
     let drill = if signal.drill { "[演练 drill] " } else { "" };
     match &signal.page {

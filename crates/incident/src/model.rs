@@ -2,6 +2,7 @@
 //! engine: signals and incident states.
 
 use serde::{Deserialize, Serialize};
+use sitewarden_plan::IncidentKind;
 use std::fmt;
 use std::str::FromStr;
 
@@ -17,6 +18,13 @@ pub enum SignalKind {
     Unavailable,
     /// A script file appeared in a web root (a web shell, 网页木马/后门).
     WebShell,
+    /// Hidden links (暗链, SEO spam) were planted in a page: tampering that
+    /// visitors do not see.
+    HiddenLinks,
+    /// A traffic flood (DDoS), as the logs or a person report it.
+    Ddos,
+    /// Anything else a person reports.
+    Other,
 }
 
 impl SignalKind {
@@ -26,16 +34,51 @@ impl SignalKind {
             SignalKind::Defacement => "defacement",
             SignalKind::Unavailable => "unavailable",
             SignalKind::WebShell => "web_shell",
+            SignalKind::HiddenLinks => "hidden_links",
+            SignalKind::Ddos => "ddos",
+            SignalKind::Other => "other",
         }
+    }
+
+    /// Every kind.
+    pub const ALL: [SignalKind; 6] = [
+        SignalKind::Defacement,
+        SignalKind::Unavailable,
+        SignalKind::WebShell,
+        SignalKind::HiddenLinks,
+        SignalKind::Ddos,
+        SignalKind::Other,
+    ];
+
+    /// The plan's name for this kind, which its playbooks, level rules and
+    /// escalation chains use.
+    pub fn plan_kind(self) -> IncidentKind {
+        match self {
+            SignalKind::Defacement => IncidentKind::Defacement,
+            SignalKind::Unavailable => IncidentKind::Unavailable,
+            SignalKind::WebShell => IncidentKind::WebShell,
+            SignalKind::HiddenLinks => IncidentKind::HiddenLinks,
+            SignalKind::Ddos => IncidentKind::Ddos,
+            SignalKind::Other => IncidentKind::Other,
+        }
+    }
+
+    /// Whether the kind is tampered content that visitors could be served,
+    /// whose exposure the grading guide measures.
+    pub fn is_tampering(self) -> bool {
+        matches!(self, SignalKind::Defacement | SignalKind::HiddenLinks)
     }
 
     /// How serious the kind is when signals of different kinds meet in one
     /// incident: the incident takes the classification of the worst one.
     pub fn severity(self) -> u8 {
         match self {
+            SignalKind::Other => 0,
             SignalKind::Unavailable => 1,
-            SignalKind::Defacement => 2,
-            SignalKind::WebShell => 3,
+            SignalKind::Ddos => 2,
+            SignalKind::HiddenLinks => 3,
+            SignalKind::Defacement => 4,
+            SignalKind::WebShell => 5,
         }
     }
 }
@@ -49,11 +92,19 @@ impl fmt::Display for SignalKind {
 impl FromStr for SignalKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The stable names, and the spellings a person types on the command
+        // line (`--kind hidden-links`, `webshell`, `outage`).
         match s {
             "defacement" => Ok(SignalKind::Defacement),
-            "unavailable" => Ok(SignalKind::Unavailable),
-            "web_shell" => Ok(SignalKind::WebShell),
-            other => Err(format!("unknown signal kind {other:?}")),
+            "unavailable" | "outage" => Ok(SignalKind::Unavailable),
+            "web_shell" | "web-shell" | "webshell" => Ok(SignalKind::WebShell),
+            "hidden_links" | "hidden-links" => Ok(SignalKind::HiddenLinks),
+            "ddos" => Ok(SignalKind::Ddos),
+            "other" => Ok(SignalKind::Other),
+            other => Err(format!(
+                "unknown incident kind {other:?}: expected defacement, hidden_links, web_shell, \
+                 ddos, unavailable or other"
+            )),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The organisation's emergency plan (PLAN.md) as a validated TOML file,
 //! `sitewarden.toml`: the sites and pages to watch, the units responsible
 //! for them, the roster, the incident levels, the reporting deadlines and
-//! the probe's settings.
+//! the probe's settings, and the response: the national rules beside the
+//! plan, level rules, escalation chains, the duty schedule, playbooks and
+//! notification channels.
 //!
 //! [`Plan::from_toml_str`] and [`Plan::load`] return a plan only when the
 //! file is entirely valid; otherwise they return every problem at once,
@@ -19,6 +21,7 @@ mod error;
 mod load;
 mod model;
 mod path;
+mod response;
 mod sample;
 mod validate;
 
@@ -27,6 +30,14 @@ pub use model::{
     BAIDUSPIDER_USER_AGENT, CrawlerAgent, DEFAULT_BROWSER_USER_AGENT, Deadlines,
     GOOGLEBOT_USER_AGENT, ImHandles, Importance, LevelDef, LexiconDef, Organisation, Page, Person,
     Plan, ProbeSettings, ResponsibleUnits, Role, Site, Unit, UnitKind, default_levels,
+};
+pub use response::{
+    Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty, Escalation, EscalationChain,
+    EscalationStep, ExternalContact, GRADING_GUIDE_2023_DRAFT_SOURCE, GRADING_GUIDE_2025_SOURCE,
+    IncidentKind, Indicator, LevelRule, Measure, OperatorType, Playbook, PlaybookAction,
+    PlaybookStep, REPORTING_MEASURES_SOURCE, Regulatory, ReportingWindows, Routing, Shift,
+    SiteTier, SmtpSecurity, StepMode, Weekday, default_indicators, default_playbooks,
+    shipped_playbook,
 };
 pub use sample::{
     SAMPLE_PORTAL_HOST, SAMPLE_ZFCG_HOST, SampleOptions, sample_plan, sample_plan_with,

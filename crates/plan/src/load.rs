@@ -31,7 +31,11 @@ use crate::model::{
     default_levels,
 };
 use crate::path;
-use crate::validate::{self, Items, Parts, SiteParts};
+use crate::response::{
+    Channel, Duty, Escalation, ExternalContact, LevelRule, Playbook, Regulatory, Routing,
+    default_playbooks,
+};
+use crate::validate::{self, Items, Parts, ResponseParts, SiteParts};
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -51,7 +55,19 @@ pub(crate) fn parse_plan(text: &str) -> Result<Plan, PlanErrors> {
         removed: Vec::new(),
     };
     let loaded = loader.sections(root.get_ref());
+    // Level ids named by shipped defaults (not written in the file) that
+    // the file's own [[levels]] lack: one error at `levels`, not one per
+    // default that names them.
+    let mut default_level_ids: Vec<String> = Vec::new();
     for error in validate::validate(&loaded.parts()) {
+        if let Some(id) = validate::unknown_level_id(&error.message)
+            && loader.index.get(&error.path).is_none()
+        {
+            if !default_level_ids.iter().any(|known| known == id) {
+                default_level_ids.push(id.to_owned());
+            }
+            continue;
+        }
         // A repaired key holds a default or a placeholder now; what the
         // rules think of that is noise next to the error already reported.
         if !loader
@@ -61,6 +77,23 @@ pub(crate) fn parse_plan(text: &str) -> Result<Plan, PlanErrors> {
         {
             loader.report(error.path, error.message);
         }
+    }
+    if !default_level_ids.is_empty() {
+        let ids: Vec<String> = default_level_ids
+            .iter()
+            .map(|id| path::quoted(id))
+            .collect();
+        loader.report(
+            "levels".into(),
+            format!(
+                "the shipped defaults name {} {} that [[levels]] does not define: define {}, \
+                 or set deadlines.serious_levels, regulatory.report_from_level, \
+                 [[regulatory.indicators]] and the escalation steps' min_level to your own ids",
+                if ids.len() == 1 { "level" } else { "levels" },
+                ids.join(", "),
+                if ids.len() == 1 { "it" } else { "them" },
+            ),
+        );
     }
     if loader.found.is_empty() {
         if let Some(plan) = loaded.into_plan() {
@@ -262,6 +295,56 @@ struct Loaded {
     sites: Vec<LoadedSite>,
     sites_unreadable: bool,
     roster: Section<Person>,
+    response: LoadedResponse,
+}
+
+/// What loaded of the response sections (`response.rs`).
+struct LoadedResponse {
+    regulatory: Option<Regulatory>,
+    level_rules: Section<LevelRule>,
+    escalation: Option<Escalation>,
+    external_contacts: Section<ExternalContact>,
+    duty: Option<Duty>,
+    playbooks: Section<Playbook>,
+    channels: Section<Channel>,
+    /// Every channel id in the file, including those of channels that
+    /// failed to load, so that their references are not reported too.
+    channel_ids: Vec<String>,
+    /// Every external contact id in the file, likewise.
+    contact_ids: Vec<String>,
+    routing: Option<Routing>,
+}
+
+impl LoadedResponse {
+    fn defaults() -> Self {
+        LoadedResponse {
+            regulatory: Some(Regulatory::default()),
+            level_rules: Section::of(Vec::new()),
+            escalation: Some(Escalation::default()),
+            external_contacts: Section::of(Vec::new()),
+            duty: Some(Duty::default()),
+            playbooks: Section::of(default_playbooks()),
+            channels: Section::of(Vec::new()),
+            channel_ids: Vec::new(),
+            contact_ids: Vec::new(),
+            routing: Some(Routing::new()),
+        }
+    }
+
+    fn parts(&self) -> ResponseParts<'_> {
+        ResponseParts {
+            regulatory: self.regulatory.as_ref(),
+            level_rules: self.level_rules.items(),
+            escalation: self.escalation.as_ref(),
+            external_contacts: self.external_contacts.items(),
+            contact_ids: self.contact_ids.iter().map(String::as_str).collect(),
+            duty: self.duty.as_ref(),
+            playbooks: self.playbooks.items(),
+            channels: self.channels.items(),
+            channel_ids: self.channel_ids.iter().map(String::as_str).collect(),
+            routing: self.routing.as_ref(),
+        }
+    }
 }
 
 /// An array section: each element, or `None` where it failed.
@@ -343,6 +426,7 @@ impl Loaded {
                 .collect(),
             sites_unreadable: self.sites_unreadable,
             roster: self.roster.items(),
+            response: self.response.parts(),
         }
     }
 
@@ -367,6 +451,14 @@ impl Loaded {
             units: self.units.into_complete()?,
             sites,
             roster: self.roster.into_complete()?,
+            regulatory: self.response.regulatory?,
+            level_rules: self.response.level_rules.into_complete()?,
+            escalation: self.response.escalation?,
+            external_contacts: self.response.external_contacts.into_complete()?,
+            duty: self.response.duty?,
+            playbooks: self.response.playbooks.into_complete()?,
+            channels: self.response.channels.into_complete()?,
+            routing: self.response.routing?,
         })
     }
 }
@@ -415,6 +507,7 @@ impl Loader {
             sites: Vec::new(),
             sites_unreadable: false,
             roster: Section::of(Vec::new()),
+            response: LoadedResponse::defaults(),
         };
         let mut has_organisation = false;
         for (key, value) in root.iter() {
@@ -449,6 +542,20 @@ impl Loader {
                     }
                 },
                 "roster" => loaded.roster = self.array("roster", value),
+                "regulatory" => loaded.response.regulatory = self.element("regulatory", value),
+                "level_rules" => loaded.response.level_rules = self.array("level_rules", value),
+                "escalation" => loaded.response.escalation = self.element("escalation", value),
+                "external_contacts" => {
+                    loaded.response.external_contacts = self.array("external_contacts", value);
+                    loaded.response.contact_ids = raw_ids(value.get_ref());
+                }
+                "duty" => loaded.response.duty = self.element("duty", value),
+                "playbooks" => loaded.response.playbooks = self.array("playbooks", value),
+                "channels" => {
+                    loaded.response.channels = self.array("channels", value);
+                    loaded.response.channel_ids = raw_ids(value.get_ref());
+                }
+                "routing" => loaded.response.routing = self.element("routing", value),
                 _ => self.report(path::key("", name), "unknown key".into()),
             }
         }
@@ -705,7 +812,13 @@ fn render_ignored(base: &str, ignored: &serde_ignored::Path<'_>) -> String {
 
 /// The `id` of every unit in the file, whether or not the unit loaded.
 fn raw_unit_ids(units: &DeValue<'_>) -> Vec<String> {
-    let DeValue::Array(units) = units else {
+    raw_ids(units)
+}
+
+/// The `id` of every element of an array of tables, whether or not the
+/// element loaded.
+fn raw_ids(elements: &DeValue<'_>) -> Vec<String> {
+    let DeValue::Array(units) = elements else {
         return Vec::new();
     };
     units

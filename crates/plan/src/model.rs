@@ -10,6 +10,10 @@
 //! (see `load`), and it does not judge values (see `validate`): a `Plan`
 //! deserialized directly with `toml::from_str` has not been validated.
 
+use crate::response::{
+    Channel, Duty, Escalation, ExternalContact, IncidentKind, LevelRule, OperatorType, Playbook,
+    Regulatory, Routing, SiteTier, default_playbooks, shipped_playbook,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,6 +57,34 @@ pub struct Plan {
     /// staff (PLAN §3).
     #[serde(default)]
     pub roster: Vec<Person>,
+    /// The national rules beside the plan: operator type, reporting
+    /// windows, the grading guide's website indicators (REGULATIONS.md).
+    #[serde(default)]
+    pub regulatory: Regulatory,
+    /// The organisation's own rules for the suggested level, beside the
+    /// national indicators. None by default.
+    #[serde(default)]
+    pub level_rules: Vec<LevelRule>,
+    /// Who is told, in what order, until someone acknowledges.
+    #[serde(default)]
+    pub escalation: Escalation,
+    /// Authorities outside the organisation that a person calls or faxes.
+    #[serde(default)]
+    pub external_contacts: Vec<ExternalContact>,
+    /// Who is on duty when.
+    #[serde(default)]
+    pub duty: Duty,
+    /// What runs by itself and what waits for approval, per incident kind.
+    /// A kind listed here replaces its shipped playbook; the other kinds
+    /// keep theirs (see [`Plan::playbook`]).
+    #[serde(default = "default_playbooks")]
+    pub playbooks: Vec<Playbook>,
+    /// The notification channels (configuration only).
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    /// Role (or `default`) → channel ids.
+    #[serde(default)]
+    pub routing: Routing,
 }
 
 impl Plan {
@@ -92,6 +124,45 @@ impl Plan {
             .iter()
             .filter(move |person| person.roles.contains(&role))
     }
+
+    /// The level's position in `levels`, 0 for the most serious; `None`
+    /// for an id the plan does not have.
+    pub fn level_rank(&self, id: &str) -> Option<usize> {
+        self.levels.iter().position(|level| level.id == id)
+    }
+
+    /// The operator type that sets `site`'s national reporting window: the
+    /// site's own, else the organisation's.
+    pub fn operator_type_of(&self, site: &Site) -> OperatorType {
+        site.operator_type.unwrap_or(self.regulatory.operator_type)
+    }
+
+    /// The roster member with this name, if any.
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.roster.iter().find(|person| person.name == name)
+    }
+
+    /// The channel with this id, if any.
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.iter().find(|channel| channel.id == id)
+    }
+
+    /// The playbook for `kind`: the plan's own, else the shipped one.
+    /// Listing a `[[playbooks]]` entry replaces the shipped playbook of that
+    /// kind only.
+    pub fn playbook(&self, kind: IncidentKind) -> &Playbook {
+        self.playbooks
+            .iter()
+            .find(|playbook| playbook.kind == kind)
+            .unwrap_or_else(|| shipped_playbook(kind))
+    }
+
+    /// The external contact with this id, if any.
+    pub fn external_contact(&self, id: &str) -> Option<&ExternalContact> {
+        self.external_contacts
+            .iter()
+            .find(|contact| contact.id == id)
+    }
 }
 
 /// The organisation that owns and runs the plan.
@@ -126,6 +197,14 @@ pub struct Deadlines {
     /// Whether a level I or II incident asks for a progress report whenever
     /// its situation changes (态势进程报告).
     pub progress_report_on_change: bool,
+    /// Minutes from a change of situation (level, state) to its progress
+    /// report.
+    pub progress_report_minutes: u32,
+    /// Minutes before each deadline that a reminder goes out; 0 for none.
+    pub reminder_minutes: u32,
+    /// The level ids that get progress reports and the daily report
+    /// (PLAN §4: I and II).
+    pub serious_levels: Vec<String>,
 }
 
 impl Default for Deadlines {
@@ -135,6 +214,9 @@ impl Default for Deadlines {
             risk_assessment_minutes: 60,
             daily_report_time: "17:00".to_owned(),
             progress_report_on_change: true,
+            progress_report_minutes: 30,
+            reminder_minutes: 5,
+            serious_levels: vec!["I".to_owned(), "II".to_owned()],
         }
     }
 }
@@ -349,6 +431,12 @@ pub struct Site {
     pub trusted_domains: Vec<String>,
     /// The pages of the site that are checked.
     pub pages: Vec<Page>,
+    /// What kind of website it is in the national grading guide's terms.
+    pub tier: SiteTier,
+    /// The site's operator type when it differs from the organisation's
+    /// (`regulatory.operator_type`), e.g. a site that is critical
+    /// information infrastructure.
+    pub operator_type: Option<OperatorType>,
 }
 
 /// The TOML shape of a site, before defaults that depend on other fields.
@@ -365,6 +453,10 @@ struct SiteFields {
     trusted_domains: Vec<String>,
     #[serde(default)]
     pages: Vec<Page>,
+    #[serde(default)]
+    tier: SiteTier,
+    #[serde(default)]
+    operator_type: Option<OperatorType>,
 }
 
 impl From<SiteFields> for Site {
@@ -376,6 +468,8 @@ impl From<SiteFields> for Site {
             units: fields.units,
             trusted_domains: fields.trusted_domains,
             pages: fields.pages,
+            tier: fields.tier,
+            operator_type: fields.operator_type,
         }
     }
 }

@@ -123,6 +123,15 @@ daily_report_time = "17:00"
 # I、II 级事件实行态势进程报告：态势变化时即报告 (PLAN §4)。
 # Level I and II incidents get a progress report whenever the situation changes.
 progress_report_on_change = true
+# 态势变化（定级、处置、恢复）后多少分钟内报送进程报告。
+# Minutes from a change of situation (level, containment, recovery) to its progress report.
+progress_report_minutes = 30
+# 每个时限到期前多少分钟发出提醒；0 表示不提醒。
+# Minutes before each deadline that a reminder goes out; 0 for none.
+reminder_minutes = 5
+# 实行进程报告和日报告的事件等级 (PLAN §4: I、II 级)。
+# The levels that get progress reports and the daily report (PLAN §4: I and II).
+serious_levels = ["I", "II"]
 
 # ──────────────────── 事件分级 Incident levels (PLAN §2) ────────────────────
 # 由重到轻排列。id：事件记录和报告中使用的等级标识；name_zh / name_en：中英文名称；
@@ -278,6 +287,18 @@ phone = "0000-66000007"
 name = "portal"
 title = "示例省财政厅门户网站"
 importance = "特别重要"
+# 网站类型（国家《网络安全事件分级指南》的网站指标按类型适用）：
+# provincial_government_portal（省级以上党政机关门户网站）、city_government_portal
+# （地市级党政机关门户网站）、central_news_site（中央重点新闻网站）、news_site
+# （重点新闻网站）、company_portal（企事业单位门户网站）、other（其他，默认）。
+# tier: the kind of site in the national grading guide's terms (its website
+# indicators apply by tier): provincial_government_portal, city_government_portal,
+# central_news_site, news_site, company_portal, other (the default).
+tier = "provincial_government_portal"
+# 本网站的运营者类型与单位不同时填写（如本网站属关键信息基础设施），见 [regulatory]。
+# operator_type: only when this site's differs from the organisation's (e.g. the
+# site is critical information infrastructure); see [regulatory].
+# operator_type = "critical_infrastructure"
 # 本网站额外的可信域名。Extra trusted domains for this site only.
 trusted_domains = ["stats.example-analytics.test"]
 
@@ -315,6 +336,9 @@ lexicon = ["示例省财政厅网站已被入侵"]
 name = "zfcg"
 title = "示例省政府采购网"
 importance = "重要"
+# 业务子站，不是门户网站：分级指南的网站指标不适用，按本单位规则定级。
+# A business sub-site, not a portal: the guide's website indicators do not apply.
+tier = "other"
 
 [sites.units]
 owner = "procurement"
@@ -382,12 +406,375 @@ unit = "secvendor"
 roles = ["office_member", "expert"]
 phone = "138-0000-0006"
 email = "zhaolei@example.gov.test"
+
+# ──────────── 国家规定 National rules beside the plan (REGULATIONS.md) ────────────
+# 《国家网络安全事件报告管理办法》（2025年11月1日施行）及其附件《网络安全事件分级指南》。
+# 每个数字均可修改；每条指标注明出处。与本预案时限并行计算，以先到者为准。
+# The 2025 national incident-reporting measures and their grading guide. Every
+# number is editable and every indicator names its source; the national clock
+# runs beside the plan's own, and the earlier deadline is the one that counts.
+[regulatory]
+# 运营者类型，决定国家报告时限：critical_infrastructure（关键信息基础设施，1小时）、
+# central_state_organ（中央和国家机关各部门及其直属单位，2小时）、other（其他，4小时）。
+# The operator type sets the national reporting window: critical_infrastructure
+# (1 h), central_state_organ (2 h) or other (4 h).
+operator_type = "other"
+# 该等级及以上须在时限内向国家规定的部门报告（较大 III 级及以上）。
+# Incidents at this level or more serious get the national report (III and above).
+report_from_level = "III"
+# 时限的出处。The rule the windows come from.
+source = "国家网络安全事件报告管理办法（国家互联网信息办公室，2025年9月11日公布，2025年11月1日施行）第四条"
+
+# 各类运营者的报告时限（分钟，自发现时起）：critical_infrastructure_minutes（1小时）、
+# central_state_organ_minutes（2小时）、other_minutes（4小时）。
+# Minutes from discovery, by operator type: critical_infrastructure_minutes,
+# central_state_organ_minutes, other_minutes.
+[regulatory.reporting_windows]
+critical_infrastructure_minutes = 60
+central_state_organ_minutes = 120
+other_minutes = 240
+
+# 分级指南的网站指标，作为建议等级的默认规则："以上"包括本数。
+# level：指向的等级；measure：unreachable（不能访问）、defaced_home_page（主页出现篡改内容）、
+# defaced_other_page（其他页面出现篡改内容）；minutes：持续分钟数；tiers：适用的网站类型；
+# source：出处；verified：是否已与正式文本核对（I 级已核对；II、III 级取自2023年征求意见稿，未核对）。
+# 列出任何一条即替换全部内置指标。
+# The guide's website indicators, the default rules of the suggested level
+# ("or more" includes the number). level: the level it points to; measure:
+# unreachable, defaced_home_page or defaced_other_page; minutes: how long;
+# tiers: the kinds of site it applies to; source: where the number comes from;
+# verified: checked against the official text (grade I is; II and III come
+# from the 2023 draft and are not). Listing any replaces the shipped set.
+[[regulatory.indicators]]
+level = "I"
+measure = "unreachable"
+minutes = 1440
+tiers = ["provincial_government_portal", "central_news_site"]
+source = "网络安全事件分级指南（国家网络安全事件报告管理办法附件，国家互联网信息办公室 2025年9月11日） 一、通常情况下第1条"
+verified = true
+
+[[regulatory.indicators]]
+level = "I"
+measure = "defaced_home_page"
+minutes = 360
+tiers = ["provincial_government_portal", "central_news_site"]
+source = "网络安全事件分级指南（国家网络安全事件报告管理办法附件，国家互联网信息办公室 2025年9月11日） 一、通常情况下第6条(1)"
+verified = true
+
+[[regulatory.indicators]]
+level = "I"
+measure = "defaced_other_page"
+minutes = 1440
+tiers = ["provincial_government_portal", "central_news_site"]
+source = "网络安全事件分级指南（国家网络安全事件报告管理办法附件，国家互联网信息办公室 2025年9月11日） 一、通常情况下第6条(1)"
+verified = true
+
+[[regulatory.indicators]]
+level = "II"
+measure = "unreachable"
+minutes = 360
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 二、通常情况下第1条；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+[[regulatory.indicators]]
+level = "II"
+measure = "defaced_home_page"
+minutes = 120
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 二、通常情况下第7条(1)；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+[[regulatory.indicators]]
+level = "II"
+measure = "defaced_other_page"
+minutes = 720
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 二、通常情况下第7条(1)；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+[[regulatory.indicators]]
+level = "III"
+measure = "unreachable"
+minutes = 120
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site", "company_portal"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 三、通常情况下第1条；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+[[regulatory.indicators]]
+level = "III"
+measure = "defaced_home_page"
+minutes = 30
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site", "company_portal"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 三、通常情况下第7条(1)；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+[[regulatory.indicators]]
+level = "III"
+measure = "defaced_other_page"
+minutes = 120
+tiers = ["provincial_government_portal", "city_government_portal", "central_news_site", "news_site", "company_portal"]
+source = "网络安全事件分级指南（网络安全事件报告管理办法（征求意见稿）附件，国家互联网信息办公室 2023年12月8日） 三、通常情况下第7条(1)；未与2025年正式文本核对 (not verified against the 2025 text)"
+verified = false
+
+# ──────────────── 本单位定级规则 The organisation's level rules (PLAN §2) ────────────────
+# 与国家指标并列；取所有满足的规则和指标中最严重的等级为建议等级，由领导小组最终判定。
+# 所列条件须同时满足，省略的条件不限：kinds（事件类型：defacement、hidden_links、
+# web_shell、ddos、unavailable、other）、importance（网站重要性）、tiers（网站类型）、
+# min_sites（受影响网站数下限）、min_exposure_minutes（暴露时长下限）、
+# home_page（true：涉及首页；false：不涉及首页）。reason：报告中的理由。
+# Beside the national indicators; the most serious level any rule or indicator
+# meets is the suggestion, which the group then decides. Every condition given
+# must hold, a condition left out always holds: kinds, importance, tiers,
+# min_sites, min_exposure_minutes, home_page. reason: the words in the report.
+[[level_rules]]
+level = "III"
+reason = "重要网站被植入网页后门，攻击者可控制网站 (a web shell on an important site)"
+kinds = ["web_shell"]
+importance = ["特别重要", "重要"]
+
+# ──────────────── 外部联系单位 External contacts (PLAN §6, §7) ────────────────
+# 由专人电话报告（随后传真）的上级和外部单位：升级链中的这些步骤生成"打电话/发传真"任务，
+# 而不是自动消息。kind：cyberspace_office（网信办）、police（公安网监）、regulator（行业主管部门）、
+# other。assignee：负责打电话的角色。min_level：该等级及以上才联系。phone / fax：电话、传真。
+# Authorities a person phones (then faxes): escalation steps naming them make a
+# call/fax task for a person, never an automatic message. kind:
+# cyberspace_office, police, regulator, other. assignee: the role that calls.
+# min_level: only for this level or more serious. phone / fax: the numbers.
+[[external_contacts]]
+id = "cac"
+name = "示例省委网信办"
+kind = "cyberspace_office"
+phone = "0000-66000007"
+fax = "0000-66000008"
+assignee = "office_director"
+min_level = "III"
+
+[[external_contacts]]
+id = "police"
+# III 级及以上请公安网监溯源立案 (PLAN §7)。Level III and above: ask the police to trace and open a case.
+name = "示例省公安厅网络安全保卫总队"
+kind = "police"
+phone = "0000-66000110"
+assignee = "office_director"
+min_level = "III"
+
+# ──────────────── 升级链 Escalation (PLAN §4, §6) ────────────────
+# remind：每个时限到期前提醒的角色。on_missed_deadline：时限已过仍未完成时立即通知的角色。
+# remind: roles reminded before each deadline. on_missed_deadline: roles told at
+# once when a deadline passes undone.
+[escalation]
+remind = ["duty_officer", "office_director"]
+on_missed_deadline = ["office_director", "deputy_leader"]
+
+# 事件按 kinds 选择升级链（省略 kinds 的链适用其余所有类型）。每一步自发现时起
+# after_minutes 分钟后执行：通知 roles 中的人员（duty_officer 先找当班人员），或为 contacts
+# 中的外部单位生成电话任务；repeat / repeat_every_minutes：重复次数和间隔；
+# min_level：该等级及以上才执行；stop_on_ack：有人确认后停止（默认 true，对外报告应为 false）；
+# channels：本步使用的通知渠道（省略时按 [routing]）。
+# An incident follows the chain whose kinds include its kind (a chain without
+# kinds takes the rest). Each step runs after_minutes after discovery: it tells
+# the people of roles (the duty officer on duty first) or makes call tasks for
+# the contacts; repeat / repeat_every_minutes: how often and how far apart;
+# min_level: only for this level or more serious; stop_on_ack: an
+# acknowledgement stops it (default true; false for duties to authorities);
+# channels: channel ids for this step instead of [routing].
+[[escalation.chains]]
+name = "default"
+kinds = []
+
+[[escalation.chains.steps]]
+after_minutes = 0
+roles = ["duty_officer"]
+repeat = 2
+repeat_every_minutes = 5
+
+[[escalation.chains.steps]]
+after_minutes = 10
+roles = ["office_director"]
+repeat = 1
+repeat_every_minutes = 5
+
+[[escalation.chains.steps]]
+after_minutes = 20
+roles = ["deputy_leader"]
+
+[[escalation.chains.steps]]
+after_minutes = 30
+roles = ["leader"]
+min_level = "II"
+
+[[escalation.chains.steps]]
+# 情况严重时电话报告属地网信办，随后传真；III 级及以上请公安网监介入 (PLAN §6, §7)。
+# Serious incidents: phone the cyberspace office, then fax; III and above: the police.
+after_minutes = 30
+contacts = ["cac", "police"]
+stop_on_ack = false
+
+# ──────────────── 值班表 Duty schedule (PLAN §3: 安全值班人员) ────────────────
+# 当班人员最先被通知；交接班时，未结束的事件向接班人员交接。name：班次名称；
+# days：开始日（mon…sun，省略为每天）；start / end：本地时间 "HH:MM"，end 早于 start 表示次日；
+# people：通讯录中持 duty_officer 角色的人员，先列者先通知。未被任何班次覆盖的时间通知全部值班人员。
+# The person on duty is called first; at a hand-over, open incidents are
+# handed to the incoming officer. name: the shift's name; days: the days it
+# starts on (mon…sun, every day when left out); start / end: local "HH:MM", an
+# end before the start is the next day; people: roster names holding the
+# duty_officer role, the first called first. Times no shift covers call every
+# duty officer.
+[[duty.shifts]]
+name = "工作日白班 weekday day"
+days = ["mon", "tue", "wed", "thu", "fri"]
+start = "08:30"
+end = "17:30"
+people = ["刘洋"]
+
+[[duty.shifts]]
+name = "周末白班 weekend day"
+days = ["sat", "sun"]
+start = "08:30"
+end = "17:30"
+people = ["陈静"]
+
+[[duty.shifts]]
+name = "夜班 night"
+start = "17:30"
+end = "08:30"
+people = ["陈静", "刘洋"]
+
+# ──────────────── 处置预案 Playbooks (PLAN §5, §7) ────────────────
+# 每类事件一个：kind（事件类型）；approvers：可批准"待批准"步骤的角色；steps：步骤。
+# action：contain（立即切断对外服务）、preserve_evidence（保护现场和攻击痕迹）、
+# block_offenders（封堵攻击来源）、notify（通知）、restore_pages（恢复网页）、
+# remove_web_shell（清除后门）、reopen_site（恢复对外服务）、report_upward（向上级报告）、
+# analyse_logs（分析日志）、fix_and_rescan（修复漏洞并复测）、ask_police（请公安网监介入）、
+# ask_operator（请运营商清洗流量）。mode：automatic（自动执行）、approval（先报告，听指令：
+# 待指挥长批准）、manual（人工任务）。步骤可用 approvers 单独指定批准人。
+# 此处列出的类型替换内置预案，未列出的类型（hidden_links、web_shell、ddos、unavailable、
+# other）使用内置预案。
+# One per kind: kind; approvers: the roles who may approve its approval steps;
+# steps. action: contain, preserve_evidence, block_offenders, notify,
+# restore_pages, remove_web_shell, reopen_site, report_upward, analyse_logs,
+# fix_and_rescan, ask_police, ask_operator. mode: automatic, approval (report
+# first, act on instruction) or manual (a person's task). A step may name its own
+# approvers. A kind listed here replaces its shipped playbook; kinds not listed
+# keep theirs.
+[[playbooks]]
+kind = "defacement"
+approvers = ["leader", "deputy_leader"]
+
+[[playbooks.steps]]
+action = "preserve_evidence"
+mode = "automatic"
+
+[[playbooks.steps]]
+# 发现网页篡改，立即切断网站对外服务网络 (PLAN §5)。
+# Defacement found: cut the site off from external service at once.
+action = "contain"
+mode = "automatic"
+
+[[playbooks.steps]]
+action = "notify"
+mode = "automatic"
+
+[[playbooks.steps]]
+action = "analyse_logs"
+mode = "manual"
+# note：给处置人员的说明。note: a word for the people doing it.
+note = "安全防护单位分析网站服务器日志和安全设备日志 (PLAN §7)"
+
+[[playbooks.steps]]
+action = "restore_pages"
+mode = "approval"
+
+[[playbooks.steps]]
+action = "fix_and_rescan"
+mode = "manual"
+
+[[playbooks.steps]]
+action = "reopen_site"
+mode = "approval"
+
+[[playbooks.steps]]
+action = "report_upward"
+mode = "approval"
+approvers = ["leader"]
+
+# ──────────────── 通知渠道 Notification channels ────────────────
+# id：渠道标识；type：email（SMTP）、webhook（JSON，HMAC-SHA256 签名）、dingtalk（钉钉机器人，加签）、
+# wecom（企业微信机器人）、feishu（飞书机器人，签名校验）、sms（短信 HTTP 网关）。
+# 密钥建议用环境变量名给出（password_env / secret_env / token_env），不要写入本文件。
+# 与类型无关的键会报错。
+# id: the channel's id; type: email, webhook, dingtalk, wecom, feishu, sms.
+# Give secrets as environment variable names (password_env / secret_env /
+# token_env) rather than in this file. A key the type does not use is an error.
+[[channels]]
+id = "email"
+type = "email"
+# smtp_host / smtp_port：SMTP 服务器；security：starttls（默认）、tls、none。
+# smtp_host / smtp_port: the SMTP server; security: starttls (default), tls or none.
+smtp_host = "smtp.example.gov.test"
+smtp_port = 465
+security = "tls"
+# username / password_env：登录名和存放密码的环境变量；from：发件人。
+# username / password_env: the login and the variable holding its password; from: the sender.
+username = "sitewarden@example.gov.test"
+password_env = "SITEWARDEN_SMTP_PASSWORD"
+from = "sitewarden@example.gov.test"
+
+[[channels]]
+id = "dingtalk"
+type = "dingtalk"
+# url：机器人 Webhook 地址；secret_env：加签密钥所在的环境变量。
+# url: the robot's webhook; secret_env: the variable holding its signing secret.
+url = "https://oapi.dingtalk.example.test/robot/send?access_token=EXAMPLE"
+secret_env = "SITEWARDEN_DINGTALK_SECRET"
+
+[[channels]]
+id = "wecom"
+type = "wecom"
+url = "https://qyapi.weixin.example.test/cgi-bin/webhook/send?key=EXAMPLE"
+
+[[channels]]
+id = "feishu"
+type = "feishu"
+url = "https://open.feishu.example.test/open-apis/bot/v2/hook/EXAMPLE"
+secret_env = "SITEWARDEN_FEISHU_SECRET"
+
+[[channels]]
+id = "webhook"
+type = "webhook"
+url = "https://soc.example.gov.test/hooks/sitewarden"
+secret_env = "SITEWARDEN_WEBHOOK_SECRET"
+
+[[channels]]
+id = "sms"
+type = "sms"
+# token_env：网关令牌所在的环境变量；phone_field / text_field：网关 JSON 中手机号和正文的字段名。
+# token_env: the variable holding the gateway's token; phone_field / text_field:
+# the gateway's JSON fields for the number and the text.
+url = "https://sms.example.gov.test/api/send"
+token_env = "SITEWARDEN_SMS_TOKEN"
+phone_field = "phone"
+text_field = "text"
+
+# ──────────────── 按角色路由 Routing by role ────────────────
+# 角色 = 依次使用的渠道 id；default 适用于未列出的角色。
+# role = channel ids in order of preference; default applies to roles not listed.
+[routing]
+duty_officer = ["dingtalk", "sms"]
+office_director = ["dingtalk", "email"]
+deputy_leader = ["sms", "email"]
+leader = ["sms", "email"]
+default = ["email", "webhook"]
 "##;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Deadlines, Importance, Plan, ProbeSettings, Role, default_levels};
+    use crate::{
+        Deadlines, Importance, IncidentKind, Plan, ProbeSettings, Regulatory, Role, SiteTier,
+        default_levels, shipped_playbook,
+    };
     use std::time::Duration;
 
     fn options(
@@ -495,6 +882,28 @@ mod tests {
             );
         }
         assert!(plan.validate().is_ok());
+        // The response sections are all spelled out.
+        assert_eq!(
+            plan.regulatory,
+            Regulatory::default(),
+            "the sample spells out the regulatory profile"
+        );
+        assert_eq!(plan.escalation.chains.len(), 1);
+        assert_eq!(plan.external_contacts.len(), 2);
+        assert_eq!(plan.duty.shifts.len(), 3);
+        assert_eq!(plan.channels.len(), 6);
+        assert_eq!(plan.routing.len(), 5);
+        assert_eq!(plan.level_rules.len(), 1);
+        assert_eq!(
+            plan.site("portal").map(|site| site.tier),
+            Some(SiteTier::ProvincialGovernmentPortal)
+        );
+        // Kinds the sample does not list keep their shipped playbooks.
+        assert_eq!(
+            plan.playbook(IncidentKind::Ddos),
+            shipped_playbook(IncidentKind::Ddos)
+        );
+        assert_eq!(plan.playbook(IncidentKind::Defacement).steps.len(), 8);
     }
 
     #[test]

@@ -16,9 +16,14 @@ use crate::model::{
     Deadlines, LevelDef, LexiconDef, Organisation, Page, Person, Plan, ProbeSettings, Site, Unit,
 };
 use crate::path;
+use crate::response::{
+    Channel, Duty, Escalation, ExternalContact, LevelRule, Playbook, Regulatory, Routing,
+};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
+
+mod response_rules;
 
 /// Longest accepted check interval: a page checked less than once a day is
 /// not being monitored.
@@ -72,6 +77,24 @@ pub(crate) struct Parts<'a> {
     /// unknown.
     pub sites_unreadable: bool,
     pub roster: Items<'a, Person>,
+    pub response: ResponseParts<'a>,
+}
+
+/// What loaded of the response sections. A section that failed to load is
+/// `None` (its errors are already reported).
+pub(crate) struct ResponseParts<'a> {
+    pub regulatory: Option<&'a Regulatory>,
+    pub level_rules: Items<'a, LevelRule>,
+    pub escalation: Option<&'a Escalation>,
+    pub external_contacts: Items<'a, ExternalContact>,
+    /// Every external contact id in the file, loaded or not.
+    pub contact_ids: Vec<&'a str>,
+    pub duty: Option<&'a Duty>,
+    pub playbooks: Items<'a, Playbook>,
+    pub channels: Items<'a, Channel>,
+    /// Every channel id in the file, loaded or not.
+    pub channel_ids: Vec<&'a str>,
+    pub routing: Option<&'a Routing>,
 }
 
 impl<'a> Parts<'a> {
@@ -98,6 +121,26 @@ impl<'a> Parts<'a> {
                 .collect(),
             sites_unreadable: false,
             roster: Items::all(&plan.roster),
+            response: ResponseParts {
+                regulatory: Some(&plan.regulatory),
+                level_rules: Items::all(&plan.level_rules),
+                escalation: Some(&plan.escalation),
+                external_contacts: Items::all(&plan.external_contacts),
+                contact_ids: plan
+                    .external_contacts
+                    .iter()
+                    .map(|contact| contact.id.as_str())
+                    .collect(),
+                duty: Some(&plan.duty),
+                playbooks: Items::all(&plan.playbooks),
+                channels: Items::all(&plan.channels),
+                channel_ids: plan
+                    .channels
+                    .iter()
+                    .map(|channel| channel.id.as_str())
+                    .collect(),
+                routing: Some(&plan.routing),
+            },
         }
     }
 }
@@ -122,6 +165,11 @@ pub(crate) fn validate(parts: &Parts<'_>) -> Vec<PlanError> {
     checker.units(&parts.units);
     checker.sites(&parts.sites, parts.sites_unreadable, &parts.unit_ids);
     checker.roster(&parts.roster, &parts.unit_ids);
+    let context = response_rules::Context::of(parts);
+    if let Some(deadlines) = parts.deadlines {
+        checker.deadline_levels(deadlines, &context);
+    }
+    checker.response(&parts.response, &context);
     checker.errors
 }
 
@@ -433,6 +481,16 @@ impl Checker {
     }
 }
 
+/// The start of every "unknown level" message, so the loader can tell them
+/// apart (see [`unknown_level_id`]).
+pub(crate) const UNKNOWN_LEVEL: &str = "unknown level ";
+
+/// The level id an "unknown level" message is about, if it is one.
+pub(crate) fn unknown_level_id(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix(UNKNOWN_LEVEL)?.strip_prefix('"')?;
+    rest.split_once("\";").map(|(id, _)| id)
+}
+
 /// The index of the earlier element with this `key`, or `None` (and `key`
 /// remembered at `index`) when it is the first.
 fn repeat_of<'a>(seen: &mut HashMap<&'a str, usize>, key: &'a str, index: usize) -> Option<usize> {
@@ -453,7 +511,7 @@ fn is_site_name(name: &str) -> bool {
 }
 
 /// An absolute `http` or `https` URL with a host.
-fn is_http_url(text: &str) -> bool {
+pub(crate) fn is_http_url(text: &str) -> bool {
     match url::Url::parse(text) {
         Ok(url) => {
             matches!(url.scheme(), "http" | "https")
@@ -481,7 +539,7 @@ fn is_domain_pattern(text: &str) -> bool {
 }
 
 /// Something before and after one `@`, no spaces: a typo catcher, not RFC 5322.
-fn is_email(text: &str) -> bool {
+pub(crate) fn is_email(text: &str) -> bool {
     match text.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

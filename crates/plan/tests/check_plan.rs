@@ -1,7 +1,10 @@
 //! What `sitewarden check-plan` reports: plan files in, the full list of
 //! problems (or none) out, through the public API only.
 
-use sitewarden_plan::{Importance, Plan, PlanErrors, Role, default_levels};
+use sitewarden_plan::{
+    Importance, IncidentKind, Measure, OperatorType, Plan, PlanErrors, Role, SiteTier,
+    default_levels,
+};
 use std::time::Duration;
 
 /// Loads `input` and compares every reported problem, in order, with
@@ -318,6 +321,11 @@ phone = "138-0000-0002"
             "probe.concurrency: must be at least 1 (line 13)",
             "probe.max_body_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), not 100 (line 14)",
             "probe.resolve.\"portal.example.gov.test\": \"127.0.0.300\" is not an IP address (line 15)",
+            // The two levels are both "I": the shipped deadlines, national
+            // indicators and escalation name II and III.
+            "levels: the shipped defaults name levels \"II\", \"III\" that [[levels]] does not \
+             define: define them, or set deadlines.serious_levels, regulatory.report_from_level, \
+             [[regulatory.indicators]] and the escalation steps' min_level to your own ids (line 17)",
             "levels[1].id: duplicate level id \"I\" (also levels[0]) (line 23)",
             "sites[0].name: \"Portal\" is not a valid site name: use lower-case letters, digits and \"-\", \
              starting with a letter or digit (line 36)",
@@ -573,4 +581,236 @@ fn deeply_nested_input_is_refused_without_crashing() {
     assert!(Plan::from_toml_str(&dotted).is_err());
     let headers = format!("[{}]\n", vec!["k"; 100_000].join("."));
     assert!(Plan::from_toml_str(&headers).is_err());
+}
+
+#[test]
+fn response_sections_default_to_the_plan_and_the_national_rules() {
+    let plan = load(MINIMAL);
+    assert_eq!(plan.deadlines.reminder_minutes, 5);
+    assert_eq!(plan.deadlines.progress_report_minutes, 30);
+    assert_eq!(plan.deadlines.serious_levels, ["I", "II"]);
+    let regulatory = &plan.regulatory;
+    assert_eq!(regulatory.operator_type, OperatorType::Other);
+    assert_eq!(regulatory.report_from_level, "III");
+    let windows = &regulatory.reporting_windows;
+    assert_eq!(
+        [
+            windows.minutes_for(OperatorType::CriticalInfrastructure),
+            windows.minutes_for(OperatorType::CentralStateOrgan),
+            windows.minutes_for(OperatorType::Other),
+        ],
+        [60, 120, 240]
+    );
+    let indicators: Vec<(&str, Measure, u32, bool)> = regulatory
+        .indicators
+        .iter()
+        .map(|indicator| {
+            (
+                indicator.level.as_str(),
+                indicator.measure,
+                indicator.minutes,
+                indicator.verified,
+            )
+        })
+        .collect();
+    assert_eq!(
+        indicators,
+        [
+            ("I", Measure::Unreachable, 1440, true),
+            ("I", Measure::DefacedHomePage, 360, true),
+            ("I", Measure::DefacedOtherPage, 1440, true),
+            ("II", Measure::Unreachable, 360, false),
+            ("II", Measure::DefacedHomePage, 120, false),
+            ("II", Measure::DefacedOtherPage, 720, false),
+            ("III", Measure::Unreachable, 120, false),
+            ("III", Measure::DefacedHomePage, 30, false),
+            ("III", Measure::DefacedOtherPage, 120, false),
+        ]
+    );
+    assert!(
+        regulatory
+            .indicators
+            .iter()
+            .all(|indicator| !indicator.source.is_empty())
+    );
+    assert_eq!(plan.sites[0].tier, SiteTier::Other);
+    assert_eq!(plan.sites[0].operator_type, None);
+    let chain = &plan.escalation.chains[0];
+    let steps: Vec<(u32, Vec<Role>)> = chain
+        .steps
+        .iter()
+        .map(|step| (step.after_minutes, step.roles.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, vec![Role::DutyOfficer]),
+            (10, vec![Role::OfficeDirector]),
+            (20, vec![Role::DeputyLeader]),
+            (30, vec![Role::Leader]),
+        ]
+    );
+    let kinds: Vec<IncidentKind> = plan
+        .playbooks
+        .iter()
+        .map(|playbook| playbook.kind)
+        .collect();
+    assert_eq!(kinds, IncidentKind::ALL);
+    for kind in IncidentKind::ALL {
+        assert_eq!(plan.playbook(kind).kind, kind);
+    }
+    assert!(plan.channels.is_empty() && plan.routing.is_empty() && plan.duty.shifts.is_empty());
+}
+
+#[test]
+fn every_mistake_in_the_response_sections_is_reported_with_its_path() {
+    let text = format!(
+        "{MINIMAL}{}",
+        r##"
+[[roster]]
+name = "刘洋"
+unit = "office"
+roles = ["office_member"]
+phone = "1"
+
+[[units]]
+id = "office"
+name = "办公室"
+
+[deadlines]
+serious_levels = ["I", "V"]
+progress_report_minutes = 0
+
+[regulatory]
+operator_type = "bank"
+report_from_level = "3"
+[regulatory.reporting_windows]
+other_minutes = 0
+[[regulatory.indicators]]
+level = "II"
+measure = "defaced_home_page"
+minutes = 0
+tiers = []
+source = ""
+
+[[level_rules]]
+level = "II"
+min_sites = 0
+kinds = ["flood"]
+
+[escalation]
+on_missed_deadline = ["chairman"]
+[[escalation.chains]]
+name = "main"
+[[escalation.chains.steps]]
+after_minutes = 5
+repeat = 2
+contacts = ["police"]
+channels = ["pager"]
+min_level = "VI"
+[[escalation.chains]]
+name = "main"
+
+[[external_contacts]]
+id = "Cac"
+name = "网信办"
+
+[[duty.shifts]]
+name = "day"
+start = "8:30"
+end = "17:30"
+people = ["刘洋", "无名"]
+[[duty.shifts]]
+name = "all"
+start = "08:00"
+end = "08:00"
+people = []
+
+[[playbooks]]
+kind = "defacement"
+[[playbooks.steps]]
+action = "restore_pages"
+mode = "approval"
+[[playbooks]]
+kind = "defacement"
+
+[[channels]]
+id = "mail"
+type = "email"
+url = "https://x.test/"
+username = "u"
+secret = "s"
+secret_env = "MY-SECRET"
+[[channels]]
+id = "mail"
+type = "wecom"
+url = "not a url"
+secret_env = "X"
+
+[routing]
+chairman = ["mail"]
+leader = ["pager"]
+duty_officer = []
+"##
+    );
+    check(
+        &text,
+        &[
+            "deadlines.serious_levels[1]: unknown level \"V\"; levels: I, II, III, IV (line 22)",
+            "deadlines.progress_report_minutes: must be at least 1 minute (line 23)",
+            "regulatory.operator_type: unknown variant `bank`, expected one of \
+             `critical_infrastructure`, `central_state_organ`, `other` (line 26)",
+            "regulatory.report_from_level: unknown level \"3\"; levels: I, II, III, IV (line 27)",
+            "regulatory.reporting_windows.other_minutes: must be at least 1 minute (line 29)",
+            "regulatory.indicators[0].minutes: must be at least 1 minute (line 33)",
+            "regulatory.indicators[0].tiers: at least one site tier is required \
+             (provincial_government_portal, city_government_portal, central_news_site, news_site, \
+             company_portal, other) (line 34)",
+            "regulatory.indicators[0].source: must not be empty (line 35)",
+            "level_rules[0].min_sites: must be at least 1 (line 39)",
+            "level_rules[0].kinds[0]: unknown variant `flood`, expected one of `defacement`, \
+             `hidden_links`, `web_shell`, `ddos`, `unavailable`, `other` (line 40)",
+            "escalation.on_missed_deadline[0]: unknown variant `chairman`, expected one of \
+             `leader`, `deputy_leader`, `office_director`, `office_member`, `duty_officer`, \
+             `expert` (line 43)",
+            "escalation.chains[0].steps[0].repeat_every_minutes: must be at least 1 minute when \
+             repeat is set (line 46)",
+            "escalation.chains[0].steps[0].contacts[0]: unknown contact \"police\"; contacts: Cac (line 49)",
+            "escalation.chains[0].steps[0].channels[0]: unknown channel \"pager\"; channels: mail (line 50)",
+            "escalation.chains[0].steps[0].min_level: unknown level \"VI\"; levels: I, II, III, IV (line 51)",
+            "escalation.chains[1].kinds: escalation.chains[0] already takes every kind; this chain \
+             is never used: give it kinds = [\"…\"] (line 52)",
+            "escalation.chains[1].steps: at least one step is required ([[escalation.chains.steps]]) (line 52)",
+            "escalation.chains[1].name: duplicate chain name \"main\" (also escalation.chains[0]) (line 53)",
+            "external_contacts[0]: a phone or a fax number is required: the contact becomes a \
+             call/fax task (line 55)",
+            "external_contacts[0].id: \"Cac\" is not a valid id: use lower-case letters, digits, \
+             \"-\" and \"_\", starting with a letter or digit (line 56)",
+            "duty.shifts[0].start: \"8:30\" is not a 24-hour time \"HH:MM\" such as \"08:30\" (line 61)",
+            "duty.shifts[0].people[0]: \"刘洋\" does not hold the duty_officer role in the roster (line 63)",
+            "duty.shifts[0].people[1]: unknown person \"无名\"; roster: 刘洋 (line 63)",
+            "duty.shifts[1].end: a shift must not end when it starts (for a 24-hour shift, end one \
+             minute earlier or split it) (line 67)",
+            "duty.shifts[1].people: at least one person is required (line 68)",
+            "playbooks[0].steps[0]: step \"restore_pages\" waits for approval but no one may \
+             approve it: set approvers = [\"leader\", …] on the step or the playbook (line 72)",
+            "playbooks[1].kind: duplicate playbook for \"defacement\" (also playbooks[0]) (line 76)",
+            "channels[0].smtp_host: missing: a channel of type \"email\" needs it (line 78)",
+            "channels[0].from: missing: a channel of type \"email\" needs it (line 78)",
+            "channels[0].url: not used by a channel of type \"email\" (line 81)",
+            "channels[0].username: a login needs password_env = \"…\" (or password) (line 82)",
+            "channels[0].secret: not used by a channel of type \"email\" (line 83)",
+            "channels[0].secret: give secret or secret_env, not both (line 83)",
+            "channels[0].secret_env: not used by a channel of type \"email\" (line 84)",
+            "channels[0].secret_env: \"MY-SECRET\" is not an environment variable name such as \
+             \"SITEWARDEN_SECRET\" (line 84)",
+            "channels[1].id: duplicate channel id \"mail\" (also channels[0]) (line 86)",
+            "channels[1].url: not an absolute http(s) URL: \"not a url\" (line 88)",
+            "channels[1].secret_env: not used by a channel of type \"wecom\" (line 89)",
+            "routing.chairman: unknown role \"chairman\"; roles: leader, deputy_leader, \
+             office_director, office_member, duty_officer, expert, or default (line 92)",
+            "routing.leader[0]: unknown channel \"pager\"; channels: mail (line 93)",
+            "routing.duty_officer: at least one channel id is required (line 94)",
+        ],
+    );
 }

@@ -1,0 +1,300 @@
+//! The incident's clocks (PLAN §4, REGULATIONS.md), all from the time of
+//! discovery and all durations from the plan:
+//!
+//! - `initial_report`: the initial report (30 min);
+//! - `risk_assessment`: risk assessed and level decided (60 min);
+//! - `national_report`: the national report, for the level in
+//!   `regulatory.report_from_level` or more serious (decided, else
+//!   suggested), within the operator type's window (1 h / 2 h / 4 h);
+//! - `progress_report`: for a serious level (I, II), one per change of
+//!   situation after discovery, `progress_report_minutes` after it;
+//! - `daily_report`: for a serious level, at the plan's local time on
+//!   each day after the day of discovery (that day is covered by the
+//!   initial and progress reports), until recovery.
+//!
+//! Each clock has its due time, the reminder time, and its outcome:
+//! pending, met, or missed by N minutes (a report sent late is missed, with
+//! the time it was sent). Once the incident is finished (closed, false
+//! alarm) — or, for daily reports, recovered — clocks due later are dropped.
+
+use crate::incident::{Incident, ReportKind};
+use crate::level::effective_level;
+use crate::model::IncidentState;
+use crate::rules::Rules;
+use crate::time::{minutes_late, plus_minutes};
+use jiff::civil::Time;
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+
+/// Which deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockName {
+    /// 初次报告 (PLAN §4).
+    InitialReport,
+    /// 风险评估、判定等级 (PLAN §4).
+    RiskAssessment,
+    /// The national report (国家网络安全事件报告管理办法 第四条).
+    NationalReport,
+    /// 态势进程报告 (PLAN §4, level I/II).
+    ProgressReport,
+    /// 日报告 (PLAN §4, level I/II).
+    DailyReport,
+}
+
+impl ClockName {
+    /// The name as spelled in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockName::InitialReport => "initial_report",
+            ClockName::RiskAssessment => "risk_assessment",
+            ClockName::NationalReport => "national_report",
+            ClockName::ProgressReport => "progress_report",
+            ClockName::DailyReport => "daily_report",
+        }
+    }
+}
+
+/// A clock's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStatus {
+    /// Not done, and its due time has not passed.
+    Pending,
+    /// Done by its due time.
+    Met,
+    /// Due and not done, or done late.
+    Missed,
+}
+
+/// One deadline of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clock {
+    /// Which deadline.
+    pub name: ClockName,
+    /// A stable key for this clock on this incident ("initial_report",
+    /// "daily_report:2025-03-04", "progress_report:2").
+    pub key: String,
+    /// When it is due.
+    pub due: Timestamp,
+    /// When the reminder goes out, if reminders are on.
+    pub warn_at: Option<Timestamp>,
+    /// Pending, met or missed.
+    pub status: ClockStatus,
+    /// When it was done, if it was.
+    pub done_at: Option<Timestamp>,
+    /// For a missed clock: by how many minutes (rounded up), until it was
+    /// done or until now.
+    pub missed_by_minutes: Option<i64>,
+    /// Where the duration comes from.
+    pub basis: String,
+}
+
+fn clock(
+    name: ClockName,
+    key: String,
+    due: Timestamp,
+    done_at: Option<Timestamp>,
+    basis: String,
+    rules: &Rules<'_>,
+    now: Timestamp,
+) -> Clock {
+    let reminder = i64::from(rules.plan.deadlines.reminder_minutes);
+    let (status, missed_by_minutes) = match done_at {
+        Some(done) if done <= due => (ClockStatus::Met, None),
+        Some(done) => (ClockStatus::Missed, Some(minutes_late(due, done))),
+        // Due "by 09:30" is still on time at 09:30:00.
+        None if now <= due => (ClockStatus::Pending, None),
+        None => (ClockStatus::Missed, Some(minutes_late(due, now))),
+    };
+    Clock {
+        name,
+        key,
+        due,
+        warn_at: (reminder > 0).then(|| plus_minutes(due, -reminder)),
+        status,
+        done_at,
+        missed_by_minutes,
+        basis,
+    }
+}
+
+fn first_report(incident: &Incident, kinds: &[ReportKind], after: Timestamp) -> Option<Timestamp> {
+    incident
+        .reports
+        .iter()
+        .filter(|report| kinds.contains(&report.kind) && report.at >= after)
+        .map(|report| report.at)
+        .min()
+}
+
+/// Every clock of `incident` as of `now`.
+pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let plan = rules.plan;
+    let deadlines = &plan.deadlines;
+    let discovered = incident.discovered_at;
+    let finished = incident.finished_at();
+    let mut all = vec![
+        clock(
+            ClockName::InitialReport,
+            "initial_report".to_owned(),
+            plus_minutes(discovered, i64::from(deadlines.initial_report_minutes)),
+            first_report(incident, &[ReportKind::Initial], discovered),
+            format!(
+                "deadlines.initial_report_minutes = {}",
+                deadlines.initial_report_minutes
+            ),
+            rules,
+            now,
+        ),
+        clock(
+            ClockName::RiskAssessment,
+            "risk_assessment".to_owned(),
+            plus_minutes(discovered, i64::from(deadlines.risk_assessment_minutes)),
+            incident.level_decisions.first().map(|decision| decision.at),
+            format!(
+                "deadlines.risk_assessment_minutes = {}",
+                deadlines.risk_assessment_minutes
+            ),
+            rules,
+            now,
+        ),
+    ];
+
+    let level = effective_level(rules, incident, now);
+    let regulatory = &plan.regulatory;
+    if rules.at_least(&level, &regulatory.report_from_level) {
+        // The strictest window of the sites affected.
+        let (operator, minutes) = incident
+            .sites
+            .iter()
+            .filter_map(|name| plan.site(name))
+            .map(|site| plan.operator_type_of(site))
+            .chain(std::iter::once(regulatory.operator_type))
+            .map(|operator| (operator, regulatory.reporting_windows.minutes_for(operator)))
+            .min_by_key(|(_, minutes)| *minutes)
+            .unwrap_or((
+                regulatory.operator_type,
+                regulatory.reporting_windows.other_minutes,
+            ));
+        all.push(clock(
+            ClockName::NationalReport,
+            "national_report".to_owned(),
+            plus_minutes(discovered, i64::from(minutes)),
+            first_report(incident, &[ReportKind::National], discovered),
+            format!(
+                "{}: {} min for operator type {}, to {}",
+                regulatory.source,
+                minutes,
+                operator.as_str(),
+                operator.report_to_zh()
+            ),
+            rules,
+            now,
+        ));
+    }
+
+    if rules.is_serious(&level) {
+        if deadlines.progress_report_on_change {
+            for (index, change) in incident.situation_changes.iter().enumerate() {
+                all.push(clock(
+                    ClockName::ProgressReport,
+                    format!("progress_report:{index}"),
+                    plus_minutes(change.at, i64::from(deadlines.progress_report_minutes)),
+                    first_report(
+                        incident,
+                        &[ReportKind::Progress, ReportKind::Daily],
+                        change.at,
+                    ),
+                    format!(
+                        "deadlines.progress_report_minutes = {} after: {}",
+                        deadlines.progress_report_minutes, change.what
+                    ),
+                    rules,
+                    now,
+                ));
+            }
+        }
+        all.extend(daily_clocks(rules, incident, now));
+    }
+
+    all.retain(|clock| match finished {
+        Some(finished) => clock.done_at.is_some() || clock.due < finished,
+        None => true,
+    });
+    all
+}
+
+/// The daily report clocks: each day after the day of discovery, up to now
+/// and the next one, until recovery.
+fn daily_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let zone = rules.time_zone.clone();
+    let (hour, minute) = rules.daily_report_time;
+    let Ok(time) = Time::new(hour, minute, 0, 0) else {
+        return Vec::new();
+    };
+    let stop = [
+        incident.entered(IncidentState::Recovered),
+        incident.entered(IncidentState::Reviewed),
+        incident.finished_at(),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let mut reports: Vec<Timestamp> = incident
+        .reports
+        .iter()
+        .filter(|report| report.kind == ReportKind::Daily)
+        .map(|report| report.at)
+        .collect();
+    reports.sort();
+    let mut next_report = 0;
+    let mut day = incident
+        .discovered_at
+        .to_zoned_datetime(zone.clone())
+        .date();
+    let mut out = Vec::new();
+    // Bounded: a year of daily reports is far more than any incident has.
+    for _ in 0..366 {
+        let Ok(next_day) = day.checked_add(1.day()) else {
+            break;
+        };
+        day = next_day;
+        let Ok(zoned) = day.to_datetime(time).to_zoned_datetime(zone.clone()) else {
+            break;
+        };
+        let due = zoned.timestamp();
+        if stop.is_some_and(|stop| due >= stop) {
+            break;
+        }
+        // The report for this day is the first one not used for an earlier
+        // day, sent after the previous day's due time.
+        let window_start = plus_minutes(due, -24 * 60);
+        while next_report < reports.len() && reports[next_report] <= window_start {
+            next_report += 1;
+        }
+        let done_at = reports
+            .get(next_report)
+            .copied()
+            .filter(|at| *at < plus_minutes(due, 24 * 60));
+        if done_at.is_some() {
+            next_report += 1;
+        }
+        out.push(clock(
+            ClockName::DailyReport,
+            format!("daily_report:{day}"),
+            due,
+            done_at,
+            format!(
+                "deadlines.daily_report_time = {:?} ({})",
+                rules.plan.deadlines.daily_report_time, rules.plan.organisation.timezone
+            ),
+            rules,
+            now,
+        ));
+        if due > now {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,1027 @@
+//! The incident engine driven through its public API with a fake clock to
+//! the second: the issue's scenario (a level II defacement at 09:00:
+//! reminder at 09:25, initial report due 09:30, escalation on a miss, the
+//! daily report the next day), the suggested level from exposure, state
+//! transitions through commands, acknowledgement stopping escalation, the
+//! duty hand-over, the national window by operator type, approvals.
+
+use jiff::Timestamp;
+use sitewarden_incident::{
+    Action, ApprovalError, ClockName, ClockStatus, Command, CommandError, ExposureStart, Incident,
+    IncidentState, ReportKind, Rules, Signal, SignalKind, SignalSource, StartBasis,
+    TransitionError, clocks, due_actions, hand_overs, on_duty, suggest_level,
+};
+use sitewarden_plan::{OperatorType, Plan, Role};
+
+/// A plan with two duty shifts, a full chain with the cyberspace office,
+/// and routing. Site `portal` is a provincial government portal.
+const PLAN: &str = r##"
+[organisation]
+name = "示例省财政厅"
+timezone = "Asia/Shanghai"
+
+[[sites]]
+name = "portal"
+importance = "特别重要"
+tier = "provincial_government_portal"
+pages = [
+    { url = "https://portal.example.gov.test/" },
+    { name = "notices", url = "https://portal.example.gov.test/tzgg/" },
+]
+
+[[sites]]
+name = "blog"
+tier = "other"
+pages = [{ url = "https://blog.example.gov.test/" }]
+
+[[units]]
+id = "office"
+name = "办公室"
+
+[[roster]]
+name = "白班"
+unit = "office"
+roles = ["duty_officer"]
+phone = "1"
+[[roster]]
+name = "夜班"
+unit = "office"
+roles = ["duty_officer"]
+phone = "2"
+[[roster]]
+name = "主任"
+unit = "office"
+roles = ["office_director"]
+phone = "3"
+[[roster]]
+name = "副组长"
+unit = "office"
+roles = ["deputy_leader"]
+phone = "4"
+[[roster]]
+name = "组长"
+unit = "office"
+roles = ["leader"]
+phone = "5"
+
+[[external_contacts]]
+id = "cac"
+name = "示例省委网信办"
+kind = "cyberspace_office"
+phone = "0000-1"
+fax = "0000-2"
+min_level = "III"
+
+[[duty.shifts]]
+name = "day"
+start = "08:30"
+end = "17:30"
+people = ["白班"]
+[[duty.shifts]]
+name = "night"
+start = "17:30"
+end = "08:30"
+people = ["夜班"]
+
+[[channels]]
+id = "sms"
+type = "sms"
+url = "https://sms.example.test/send"
+[[channels]]
+id = "mail"
+type = "email"
+smtp_host = "smtp.example.test"
+from = "sitewarden@example.test"
+
+[routing]
+duty_officer = ["sms", "mail"]
+default = ["mail"]
+
+[escalation]
+on_missed_deadline = ["office_director", "deputy_leader"]
+remind = ["duty_officer", "office_director"]
+[[escalation.chains]]
+name = "default"
+[[escalation.chains.steps]]
+after_minutes = 0
+roles = ["duty_officer"]
+repeat = 2
+repeat_every_minutes = 5
+[[escalation.chains.steps]]
+after_minutes = 10
+roles = ["office_director"]
+[[escalation.chains.steps]]
+after_minutes = 20
+roles = ["deputy_leader"]
+[[escalation.chains.steps]]
+after_minutes = 30
+roles = ["leader"]
+min_level = "II"
+[[escalation.chains.steps]]
+after_minutes = 15
+contacts = ["cac"]
+stop_on_ack = false
+"##;
+
+fn plan() -> Plan {
+    Plan::from_toml_str(PLAN).unwrap_or_else(|errors| panic!("test plan:\n{errors}"))
+}
+
+/// Local time in Asia/Shanghai on Monday 2025-03-03 ("09:00:00"), or on
+/// another day ("2025-03-04 16:55:00").
+fn at(text: &str) -> Timestamp {
+    let full = if text.len() <= 8 {
+        format!("2025-03-03T{text}+08:00")
+    } else {
+        format!("{}+08:00", text.replace(' ', "T"))
+    };
+    full.parse()
+        .unwrap_or_else(|error| panic!("{text}: {error}"))
+}
+
+fn defacement(site: &str, page: &str, time: &str) -> Signal {
+    Signal {
+        site: site.into(),
+        page: Some(page.into()),
+        kind: SignalKind::Defacement,
+        source: SignalSource::Probe,
+        score: 90,
+        reasons: vec!["gambling terms".into()],
+        observed_at_ms: at(time).as_millisecond(),
+        drill: false,
+    }
+}
+
+fn open_defacement(rules: &Rules<'_>) -> Incident {
+    Incident::open(
+        1,
+        "portal defaced".into(),
+        &defacement("portal", "home", "09:00:00"),
+        None,
+        rules,
+    )
+}
+
+fn apply(incident: &mut Incident, rules: &Rules<'_>, command: Command, actor: &str, time: &str) {
+    incident
+        .apply(rules, command, actor, at(time))
+        .unwrap_or_else(|error| panic!("{time}: {error}"));
+}
+
+fn decide(incident: &mut Incident, rules: &Rules<'_>, level: &str, time: &str) {
+    apply(
+        incident,
+        rules,
+        Command::DecideLevel {
+            level: level.into(),
+            reason: "home page defaced, provincial portal".into(),
+        },
+        "组长",
+        time,
+    );
+}
+
+/// The actions due at `time`, as "type key → recipients".
+fn actions_at(rules: &Rules<'_>, incident: &Incident, time: &str) -> Vec<String> {
+    due_actions(rules, incident, at(time))
+        .iter()
+        .filter(|action| {
+            !matches!(
+                action,
+                Action::RunStep { .. } | Action::RequestApproval { .. }
+            )
+        })
+        .map(describe)
+        .collect()
+}
+
+fn describe(action: &Action) -> String {
+    let names = |people: &[sitewarden_incident::Recipient]| {
+        people
+            .iter()
+            .map(|person| person.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match action {
+        Action::Reminder {
+            key, recipients, ..
+        }
+        | Action::Escalate {
+            key, recipients, ..
+        }
+        | Action::Notify {
+            key, recipients, ..
+        }
+        | Action::RequestApproval {
+            key, recipients, ..
+        } => format!("{key} → {}", names(recipients)),
+        Action::CallTask { key, assignees, .. } => format!("{key} → {}", names(assignees)),
+        Action::HandOver { key, to, .. } => format!("{key} → {}", names(to)),
+        Action::RunStep { key, .. } => key.clone(),
+    }
+}
+
+fn clock_of(
+    rules: &Rules<'_>,
+    incident: &Incident,
+    key: &str,
+    time: &str,
+) -> (ClockStatus, Option<i64>, Timestamp) {
+    let found = clocks(rules, incident, at(time))
+        .into_iter()
+        .find(|clock| clock.key == key)
+        .unwrap_or_else(|| panic!("no clock {key} at {time}"));
+    (found.status, found.missed_by_minutes, found.due)
+}
+
+/// Marks every action due at `time` as done, as the runner would.
+fn carry_out(incident: &mut Incident, rules: &Rules<'_>, time: &str) {
+    for action in due_actions(rules, incident, at(time)) {
+        apply(
+            incident,
+            rules,
+            Command::ActionDone {
+                key: action.key().to_owned(),
+                detail: "handed to the outbox".into(),
+            },
+            "sitewarden",
+            time,
+        );
+    }
+}
+
+#[test]
+fn a_level_two_defacement_at_nine_runs_the_plans_clocks() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "II", "09:10:00");
+    carry_out(&mut incident, &rules, "09:10:00");
+
+    // 09:24:59: no reminder yet.
+    assert!(
+        !actions_at(&rules, &incident, "09:24:59")
+            .iter()
+            .any(|action| action.starts_with("reminder:initial_report")),
+        "{:?}",
+        actions_at(&rules, &incident, "09:24:59")
+    );
+    // 09:25:00: the reminder, to the duty officer on duty and the office director.
+    assert!(
+        actions_at(&rules, &incident, "09:25:00")
+            .contains(&"reminder:initial_report → 白班,主任".to_owned()),
+        "{:?}",
+        actions_at(&rules, &incident, "09:25:00")
+    );
+    carry_out(&mut incident, &rules, "09:25:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:25:00"),
+        (ClockStatus::Pending, None, at("09:30:00"))
+    );
+    // Due "by 09:30" is on time at 09:30:00 …
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:30:00").0,
+        ClockStatus::Pending
+    );
+    // … and missed a second later: escalated to the office director and the deputy leader.
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:30:01"),
+        (ClockStatus::Missed, Some(1), at("09:30:00"))
+    );
+    assert!(
+        actions_at(&rules, &incident, "09:30:01")
+            .contains(&"missed:initial_report → 主任,副组长".to_owned()),
+        "{:?}",
+        actions_at(&rules, &incident, "09:30:01")
+    );
+    carry_out(&mut incident, &rules, "09:30:01");
+    // The report goes out late: missed by 12 minutes, and the escalation stops.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Report {
+            kind: ReportKind::Initial,
+            note: "首页被篡改，已断开对外服务".into(),
+        },
+        "主任",
+        "09:41:10",
+    );
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "10:00:00"),
+        (ClockStatus::Missed, Some(12), at("09:30:00"))
+    );
+    // Already assessed at 09:10: the state never moves back to "reported".
+    assert_eq!(incident.state, IncidentState::Assessed);
+    // The level was decided at 09:10: the risk assessment was on time.
+    assert_eq!(
+        clock_of(&rules, &incident, "risk_assessment", "10:00:00"),
+        (ClockStatus::Met, None, at("10:00:00"))
+    );
+    // Level II is III or above: the national report, 4 hours for an ordinary operator.
+    assert_eq!(
+        clock_of(&rules, &incident, "national_report", "10:00:00"),
+        (ClockStatus::Pending, None, at("13:00:00"))
+    );
+
+    // The daily report: not today, 17:00 tomorrow, reminded at 16:55.
+    assert!(
+        !clocks(&rules, &incident, at("17:00:00"))
+            .iter()
+            .any(|clock| clock.key == "daily_report:2025-03-03")
+    );
+    assert_eq!(
+        clock_of(&rules, &incident, "daily_report:2025-03-04", "12:00:00"),
+        (ClockStatus::Pending, None, at("2025-03-04 17:00:00"))
+    );
+    apply(
+        &mut incident,
+        &rules,
+        Command::Report {
+            kind: ReportKind::National,
+            note: "报属地省级网信部门".into(),
+        },
+        "主任",
+        "11:00:00",
+    );
+    carry_out(&mut incident, &rules, "2025-03-04 16:54:59");
+    assert!(
+        actions_at(&rules, &incident, "2025-03-04 16:55:00")
+            .contains(&"reminder:daily_report:2025-03-04 → 白班,主任".to_owned()),
+        "{:?}",
+        actions_at(&rules, &incident, "2025-03-04 16:55:00")
+    );
+    apply(
+        &mut incident,
+        &rules,
+        Command::Report {
+            kind: ReportKind::Daily,
+            note: "日报".into(),
+        },
+        "主任",
+        "2025-03-04 16:58:00",
+    );
+    assert_eq!(
+        clock_of(
+            &rules,
+            &incident,
+            "daily_report:2025-03-04",
+            "2025-03-04 18:00:00"
+        )
+        .0,
+        ClockStatus::Met
+    );
+    // The day after, nobody reports: missed, escalated.
+    assert_eq!(
+        clock_of(
+            &rules,
+            &incident,
+            "daily_report:2025-03-05",
+            "2025-03-05 17:20:00"
+        ),
+        (ClockStatus::Missed, Some(20), at("2025-03-05 17:00:00"))
+    );
+    assert!(
+        actions_at(&rules, &incident, "2025-03-05 17:20:00")
+            .contains(&"missed:daily_report:2025-03-05 → 主任,副组长".to_owned())
+    );
+    // Once recovered, no more daily reports fall due.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Transition {
+            to: IncidentState::Recovered,
+        },
+        "主任",
+        "2025-03-05 18:00:00",
+    );
+    let later: Vec<String> = clocks(&rules, &incident, at("2025-03-08 12:00:00"))
+        .into_iter()
+        .filter(|clock| clock.name == ClockName::DailyReport)
+        .map(|clock| clock.key)
+        .collect();
+    assert_eq!(
+        later,
+        ["daily_report:2025-03-04", "daily_report:2025-03-05"]
+    );
+}
+
+#[test]
+fn clocks_print_as_the_cli_shows_them() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let incident = open_defacement(&rules);
+    let json = serde_json::to_value(clocks(&rules, &incident, at("09:20:00"))).expect("json");
+    let shapes: Vec<(String, String, String)> = json
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|clock| {
+            (
+                clock["name"].as_str().unwrap_or_default().to_owned(),
+                clock["due"].as_str().unwrap_or_default().to_owned(),
+                clock["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    // Undecided, 20 minutes of home page defacement on a provincial portal:
+    // suggested IV, so no national clock yet.
+    assert_eq!(
+        shapes,
+        [
+            (
+                "initial_report".into(),
+                "2025-03-03T01:30:00Z".into(),
+                "pending".into()
+            ),
+            (
+                "risk_assessment".into(),
+                "2025-03-03T02:00:00Z".into(),
+                "pending".into()
+            ),
+        ]
+    );
+}
+
+fn check_suggestion(
+    exposure_minutes: i64,
+    contained: bool,
+    tier_site: &str,
+    expected_level: &str,
+    expected_reason: &str,
+) {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let page = "home";
+    let mut incident = Incident::open(
+        1,
+        "defaced".into(),
+        &defacement(tier_site, page, "09:00:00"),
+        Some(ExposureStart {
+            at: at("08:59:48"),
+            basis: StartBasis::LastCleanCheck,
+        }),
+        &rules,
+    );
+    let end = at("08:59:48")
+        .checked_add(jiff::SignedDuration::from_mins(exposure_minutes))
+        .expect("in range");
+    if contained {
+        incident
+            .apply(
+                &rules,
+                Command::Contain {
+                    note: "site cut off".into(),
+                },
+                "白班",
+                end,
+            )
+            .expect("contain");
+    }
+    let now = if contained { at("23:00:00") } else { end };
+    let suggestion = suggest_level(&rules, &incident, now);
+    assert_eq!(
+        suggestion.level, expected_level,
+        "{:#?}",
+        suggestion.reasons
+    );
+    assert!(
+        suggestion
+            .reasons
+            .iter()
+            .any(|reason| reason.text_en == expected_reason),
+        "{expected_reason:?} not in {:#?}",
+        suggestion.reasons
+    );
+}
+
+#[test]
+fn the_suggested_level_cites_the_exposure_against_the_indicator() {
+    // Contained after 4 min 12 s: the exposure stops there, however late we look.
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = Incident::open(
+        1,
+        "defaced".into(),
+        &defacement("portal", "home", "09:00:00"),
+        Some(ExposureStart {
+            at: at("09:00:00"),
+            basis: StartBasis::LastCleanCheck,
+        }),
+        &rules,
+    );
+    incident
+        .apply(
+            &rules,
+            Command::Contain {
+                note: "cut off".into(),
+            },
+            "白班",
+            at("09:04:12"),
+        )
+        .expect("contain");
+    let suggestion = suggest_level(&rules, &incident, at("15:00:00"));
+    assert_eq!(suggestion.level, "IV");
+    assert!(suggestion.reasons.iter().any(|reason| reason.text_en
+        == "home page of portal showed defaced content for 4 min 12 s: below the 30 min indicator for level III"
+        && !reason.verified));
+    assert_eq!(suggestion.rises_at, None, "contained: it cannot rise");
+
+    check_suggestion(
+        29,
+        true,
+        "portal",
+        "IV",
+        "home page of portal showed defaced content for 29 min: below the 30 min indicator for level III",
+    );
+    check_suggestion(
+        30,
+        true,
+        "portal",
+        "III",
+        "home page of portal showed defaced content for 30 min: at or above the 30 min indicator for level III",
+    );
+    check_suggestion(
+        125,
+        false,
+        "portal",
+        "II",
+        "home page of portal showed defaced content for 2 h 5 min so far: at or above the 2 h indicator for level II",
+    );
+    check_suggestion(
+        360,
+        true,
+        "portal",
+        "I",
+        "home page of portal showed defaced content for 6 h: at or above the 6 h indicator for level I",
+    );
+    // A site the guide's indicators do not name.
+    check_suggestion(
+        600,
+        true,
+        "blog",
+        "IV",
+        "home page of blog showed defaced content for 10 h: the grading guide's indicators for this measure do not name a site of tier other (其他网站)",
+    );
+}
+
+#[test]
+fn a_running_exposure_says_when_it_reaches_the_next_indicator() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let incident = open_defacement(&rules);
+    let suggestion = suggest_level(&rules, &incident, at("09:10:00"));
+    assert_eq!(suggestion.level, "IV");
+    assert_eq!(suggestion.rises_at, Some(at("09:30:00")));
+    let suggestion = suggest_level(&rules, &incident, at("09:40:00"));
+    assert_eq!(suggestion.level, "III");
+    assert_eq!(suggestion.rises_at, Some(at("11:00:00")));
+}
+
+#[test]
+fn an_acknowledgement_stops_the_chain_but_not_duties_to_authorities() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "III", "09:05:00");
+
+    // Unacknowledged at 09:20: the latest duty repeat (09:10), the office
+    // director (09:10), the deputy leader (09:20), the call to the
+    // cyberspace office (09:15, level III).
+    let chain: Vec<String> = actions_at(&rules, &incident, "09:20:00")
+        .into_iter()
+        .filter(|action| action.starts_with("chain:") || action.starts_with("call:"))
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            "chain:default:0:2 → 白班",
+            "chain:default:1:0 → 主任",
+            "call:default:4:0:cac → 主任",
+            "chain:default:2:0 → 副组长",
+        ]
+    );
+
+    apply(
+        &mut incident,
+        &rules,
+        Command::Acknowledge,
+        "白班",
+        "09:12:00",
+    );
+    let chain: Vec<String> = actions_at(&rules, &incident, "09:20:00")
+        .into_iter()
+        .filter(|action| action.starts_with("chain:") || action.starts_with("call:"))
+        .collect();
+    assert_eq!(
+        chain,
+        ["call:default:4:0:cac → 主任"],
+        "only the duty to the cyberspace office remains"
+    );
+    // Reminders still come.
+    assert!(
+        actions_at(&rules, &incident, "09:25:00")
+            .iter()
+            .any(|action| action.starts_with("reminder:initial_report"))
+    );
+}
+
+#[test]
+fn the_leader_is_only_called_at_level_two_or_above() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    for (level, called) in [("IV", false), ("III", false), ("II", true), ("I", true)] {
+        let mut incident = open_defacement(&rules);
+        decide(&mut incident, &rules, level, "09:05:00");
+        let actions = actions_at(&rules, &incident, "09:31:00");
+        assert_eq!(
+            actions
+                .iter()
+                .any(|action| action.starts_with("chain:default:3:")),
+            called,
+            "level {level}: {actions:?}"
+        );
+        // The cyberspace office only for III and above.
+        assert_eq!(
+            actions.iter().any(|action| action.starts_with("call:")),
+            level != "IV",
+            "level {level}: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn the_duty_schedule_decides_who_is_called_first_and_hands_over() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let names = |time: &str| -> Vec<String> {
+        on_duty(&rules, at(time))
+            .into_iter()
+            .map(|person| person.name.clone())
+            .collect()
+    };
+    for (time, expected) in [
+        ("08:29:59", "夜班"),
+        ("08:30:00", "白班"),
+        ("17:29:59", "白班"),
+        ("17:30:00", "夜班"),
+        ("2025-03-04 03:00:00", "夜班"),
+    ] {
+        assert_eq!(names(time), [expected], "{time}");
+    }
+    let overs = hand_overs(&rules, at("09:00:00"), at("2025-03-04 09:00:00"));
+    let seen: Vec<(Timestamp, Vec<String>, Vec<String>)> = overs
+        .into_iter()
+        .map(|over| (over.at, over.from, over.to))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                at("17:30:00"),
+                vec!["白班".to_owned()],
+                vec!["夜班".to_owned()]
+            ),
+            (
+                at("2025-03-04 08:30:00"),
+                vec!["夜班".to_owned()],
+                vec!["白班".to_owned()]
+            ),
+        ]
+    );
+
+    // An incident open across the hand-over: the incoming officer is briefed,
+    // and a later duty call goes to them.
+    let mut incident = Incident::open(
+        2,
+        "late defacement".into(),
+        &defacement("portal", "home", "17:20:00"),
+        None,
+        &rules,
+    );
+    carry_out(&mut incident, &rules, "17:29:00");
+    let actions = actions_at(&rules, &incident, "17:31:00");
+    assert!(
+        actions.contains(&format!("handover:{} → 夜班", at("17:30:00"))),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"chain:default:0:2 → 夜班".to_owned()),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn the_national_window_follows_the_operator_type() {
+    for (operator, site_override, expected) in [
+        (OperatorType::Other, None, "13:00:00"),
+        (OperatorType::CentralStateOrgan, None, "11:00:00"),
+        (OperatorType::CriticalInfrastructure, None, "10:00:00"),
+        // A site that is critical infrastructure in an ordinary organisation.
+        (
+            OperatorType::Other,
+            Some(OperatorType::CriticalInfrastructure),
+            "10:00:00",
+        ),
+    ] {
+        let mut plan = plan();
+        plan.regulatory.operator_type = operator;
+        plan.sites[0].operator_type = site_override;
+        let rules = Rules::new(&plan).expect("rules");
+        let mut incident = open_defacement(&rules);
+        decide(&mut incident, &rules, "III", "09:05:00");
+        assert_eq!(
+            clock_of(&rules, &incident, "national_report", "09:06:00"),
+            (ClockStatus::Pending, None, at(expected)),
+            "{operator:?} {site_override:?}"
+        );
+    }
+    // Level IV: no national report.
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "IV", "09:05:00");
+    assert!(
+        !clocks(&rules, &incident, at("09:06:00"))
+            .iter()
+            .any(|clock| clock.name == ClockName::NationalReport)
+    );
+}
+
+#[test]
+fn commands_enforce_the_procedure() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    let check = |incident: &mut Incident, command: Command, expected: Result<(), CommandError>| {
+        let before = incident.clone();
+        let result = incident.apply(&rules, command.clone(), "主任", at("10:00:00"));
+        assert_eq!(result, expected, "{command:?}");
+        if result.is_err() {
+            assert_eq!(*incident, before, "a refused command changes nothing");
+        }
+    };
+    check(
+        &mut incident,
+        Command::DecideLevel {
+            level: "V".into(),
+            reason: "x".into(),
+        },
+        Err(CommandError::UnknownLevel {
+            level: "V".into(),
+            known: "I, II, III, IV".into(),
+        }),
+    );
+    check(
+        &mut incident,
+        Command::Contain {
+            note: "cut off".into(),
+        },
+        Ok(()),
+    );
+    assert_eq!(incident.state, IncidentState::Contained);
+    check(
+        &mut incident,
+        Command::Transition {
+            to: IncidentState::Detected,
+        },
+        Err(CommandError::Transition(TransitionError::Backward {
+            from: IncidentState::Contained,
+            to: IncidentState::Detected,
+        })),
+    );
+    check(
+        &mut incident,
+        Command::Transition {
+            to: IncidentState::Closed,
+        },
+        Err(CommandError::Transition(TransitionError::NotReviewed {
+            from: IncidentState::Contained,
+        })),
+    );
+    check(
+        &mut incident,
+        Command::ConfirmAttack {
+            note: "flood".into(),
+        },
+        Err(CommandError::NotAnOutage(SignalKind::Defacement)),
+    );
+    check(
+        &mut incident,
+        Command::Transition {
+            to: IncidentState::Recovered,
+        },
+        Ok(()),
+    );
+    check(
+        &mut incident,
+        Command::Report {
+            kind: ReportKind::Final,
+            note: "调查评估报告".into(),
+        },
+        Ok(()),
+    );
+    assert_eq!(incident.state, IncidentState::Reviewed);
+    check(
+        &mut incident,
+        Command::Transition {
+            to: IncidentState::Closed,
+        },
+        Ok(()),
+    );
+    check(
+        &mut incident,
+        Command::Acknowledge,
+        Err(CommandError::Closed),
+    );
+    check(
+        &mut incident,
+        Command::Note {
+            text: "lessons filed".into(),
+        },
+        Ok(()),
+    );
+    // A drill signal never joins a real incident.
+    let mut real = open_defacement(&rules);
+    let mut drill_signal = defacement("portal", "home", "09:01:00");
+    drill_signal.drill = true;
+    check(
+        &mut real,
+        Command::Signal {
+            signal: drill_signal,
+            exposure: None,
+        },
+        Err(CommandError::DrillMismatch { signal_drill: true }),
+    );
+    // The timeline holds every step, with actors.
+    let kinds: Vec<String> = incident
+        .timeline
+        .events()
+        .iter()
+        .map(|event| format!("{:?}", event.kind))
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("Opened"));
+    assert!(
+        kinds.iter().filter(|kind| *kind == "StateChanged").count() >= 4,
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn approvals_wait_for_a_commander() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    // At discovery: the automatic steps run, approval is asked for the rest.
+    let keys: Vec<String> = due_actions(&rules, &incident, at("09:00:00"))
+        .iter()
+        .filter(|action| {
+            matches!(
+                action,
+                Action::RunStep { .. } | Action::RequestApproval { .. }
+            )
+        })
+        .map(|action| action.key().to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "approval:4:restore_pages",
+            "approval:6:reopen_site",
+            "approval:7:report_upward",
+            "step:0:preserve_evidence",
+            "step:1:contain",
+            "step:2:notify",
+        ]
+    );
+    let restore = 4;
+    apply(
+        &mut incident,
+        &rules,
+        Command::RequestApproval { step: restore },
+        "白班",
+        "09:02:00",
+    );
+    assert!(
+        !due_actions(&rules, &incident, at("09:03:00"))
+            .iter()
+            .any(|action| action.key() == "approval:4:restore_pages")
+    );
+    let answer = |incident: &mut Incident, roles: Vec<Role>| {
+        incident.apply(
+            &rules,
+            Command::AnswerApproval {
+                request: 0,
+                approved: true,
+                roles,
+                note: "同意恢复".into(),
+            },
+            "组长",
+            at("09:08:00"),
+        )
+    };
+    assert_eq!(
+        answer(&mut incident, vec![Role::DutyOfficer]),
+        Err(CommandError::Approval(ApprovalError::NotAnApprover {
+            by: "组长".into(),
+            action: "restore_pages",
+            allowed: "leader, deputy_leader".into(),
+        }))
+    );
+    assert_eq!(answer(&mut incident, vec![Role::Leader]), Ok(()));
+    assert_eq!(
+        answer(&mut incident, vec![Role::Leader]),
+        Err(CommandError::Approval(ApprovalError::AlreadyAnswered {
+            step: 4,
+            by: "组长".into()
+        }))
+    );
+    assert_eq!(
+        incident.apply(
+            &rules,
+            Command::RequestApproval { step: 1 },
+            "白班",
+            at("09:09:00")
+        ),
+        Err(CommandError::Approval(ApprovalError::NotAnApprovalStep {
+            step: 1,
+            action: "contain"
+        }))
+    );
+    let statuses: Vec<(&str, &str)> = sitewarden_incident::steps(&rules, &incident)
+        .iter()
+        .map(|step| (step.action.as_str(), step.status))
+        .collect();
+    assert_eq!(statuses[4], ("restore_pages", "approved"));
+    assert_eq!(statuses[3], ("analyse_logs", "task"));
+}
+
+#[test]
+fn a_reported_incident_runs_like_a_detected_one() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let incident = Incident::reported(
+        3,
+        "portal",
+        None,
+        SignalKind::Ddos,
+        "门户网站访问缓慢，疑似流量攻击",
+        "白班",
+        at("09:00:00"),
+        false,
+        &rules,
+    );
+    assert_eq!(incident.source, SignalSource::Manual);
+    assert_eq!(incident.reporter.as_deref(), Some("白班"));
+    assert_eq!(
+        incident.classifications().gbt_2023.subcategory_zh,
+        "拒绝服务事件"
+    );
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:10:00").2,
+        at("09:30:00")
+    );
+    assert!(
+        actions_at(&rules, &incident, "09:00:00").contains(&"chain:default:0:0 → 白班".to_owned())
+    );
+    // The site is down from the report: 2 h of it reaches the level III indicator.
+    assert_eq!(
+        suggest_level(&rules, &incident, at("11:00:00")).level,
+        "III"
+    );
+}
+
+#[test]
+fn the_sample_plan_drives_the_engine() {
+    // The plan `sitewarden init` writes (and the demo adapts) must run as is.
+    let plan = Plan::from_toml_str(&sitewarden_plan::sample_plan()).expect("the sample plan");
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "III", "09:05:00");
+    let actions = actions_at(&rules, &incident, "09:30:00");
+    // Monday 09:30: 刘洋 has the weekday day shift; the office director
+    // 张丽 calls the cyberspace office and the police (level III).
+    assert!(
+        actions.contains(&"chain:default:0:2 → 刘洋".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"call:default:4:0:cac → 张丽".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"call:default:4:0:police → 张丽".to_owned()),
+        "{actions:?}"
+    );
+    let routed = due_actions(&rules, &incident, at("09:30:00"))
+        .into_iter()
+        .find_map(|action| match action {
+            Action::Notify {
+                recipients,
+                step: 0,
+                ..
+            } => recipients.first().map(|person| person.channels.clone()),
+            _ => None,
+        });
+    assert_eq!(routed, Some(vec!["dingtalk".to_owned(), "sms".to_owned()]));
+}
