@@ -47,80 +47,91 @@ impl Baseline {
 /// Two fetches taken at baseline time: blocks whose text differs between them
 /// (same path), or that only one of them has, are learned as volatile.
 pub fn learn_baseline(first: Fingerprint, second: &Fingerprint) -> Baseline {
-    let mut learned_volatile = BTreeSet::new();
-    let texts = |fingerprint: &Fingerprint| {
-        let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for block in &fingerprint.blocks {
+    let mut baseline = Baseline::from_single(first);
+    baseline.learn_from(second);
+    baseline
+}
+
+impl Baseline {
+    /// Folds one more fetch taken at baseline time into the baseline: text
+    /// blocks that differ from the baseline's own fetch become volatile, and
+    /// links, scripts, frames and redirects only this fetch had are added.
+    ///
+    /// More than two fetches make learning robust against rotations that
+    /// happen to repeat: three banners shown by visit count look the same
+    /// to two fetches three visits apart.
+    pub fn learn_from(&mut self, other: &Fingerprint) {
+        let texts = |fingerprint: &Fingerprint| {
+            let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for block in &fingerprint.blocks {
+                by_path
+                    .entry(block.path.clone())
+                    .or_default()
+                    .push(block.text.clone());
+            }
             by_path
-                .entry(block.path.clone())
-                .or_default()
-                .push(block.text.clone());
+        };
+        let own_texts = texts(&self.fingerprint);
+        let other_texts = texts(other);
+        for (path, text) in &own_texts {
+            if other_texts.get(path) != Some(text) {
+                self.learned_volatile.insert(path.clone());
+            }
         }
-        by_path
-    };
-    let first_texts = texts(&first);
-    let second_texts = texts(second);
-    for (path, text) in &first_texts {
-        if second_texts.get(path) != Some(text) {
-            learned_volatile.insert(path.clone());
+        for path in other_texts.keys() {
+            if !own_texts.contains_key(path) {
+                self.learned_volatile.insert(path.clone());
+            }
         }
-    }
-    for path in second_texts.keys() {
-        if !first_texts.contains_key(path) {
-            learned_volatile.insert(path.clone());
-        }
-    }
 
-    let inline_hashes = |fingerprint: &Fingerprint| -> BTreeSet<String> {
-        fingerprint
-            .scripts
-            .iter()
-            .filter_map(|script| match script {
-                Script::Inline { sha256 } => Some(sha256.clone()),
-                Script::Src { .. } => None,
-            })
-            .collect()
-    };
-    if inline_hashes(&first) != inline_hashes(second) {
-        learned_volatile.insert(VOLATILE_INLINE_SCRIPTS.to_string());
-    }
+        let inline_hashes = |fingerprint: &Fingerprint| -> BTreeSet<String> {
+            fingerprint
+                .scripts
+                .iter()
+                .filter_map(|script| match script {
+                    Script::Inline { sha256 } => Some(sha256.clone()),
+                    Script::Src { .. } => None,
+                })
+                .collect()
+        };
+        if inline_hashes(other) != inline_hashes(&self.fingerprint) {
+            self.learned_volatile
+                .insert(VOLATILE_INLINE_SCRIPTS.to_string());
+        }
 
-    let mut fingerprint = first;
-    for link in &second.links {
-        if !fingerprint
-            .links
-            .iter()
-            .any(|known| known.href == link.href && known.hidden == link.hidden)
-        {
-            fingerprint.links.push(link.clone());
+        let fingerprint = &mut self.fingerprint;
+        for link in &other.links {
+            if !fingerprint
+                .links
+                .iter()
+                .any(|known| known.href == link.href && known.hidden == link.hidden)
+            {
+                fingerprint.links.push(link.clone());
+            }
         }
-    }
-    for script in &second.scripts {
-        if !fingerprint.scripts.contains(script) {
-            fingerprint.scripts.push(script.clone());
+        for script in &other.scripts {
+            if !fingerprint.scripts.contains(script) {
+                fingerprint.scripts.push(script.clone());
+            }
         }
-    }
-    for frame in &second.iframes {
-        if !fingerprint
-            .iframes
-            .iter()
-            .any(|known| known.src == frame.src)
-        {
-            fingerprint.iframes.push(frame.clone());
+        for frame in &other.iframes {
+            if !fingerprint
+                .iframes
+                .iter()
+                .any(|known| known.src == frame.src)
+            {
+                fingerprint.iframes.push(frame.clone());
+            }
         }
-    }
-    for redirect in &second.redirects {
-        if !fingerprint
-            .redirects
-            .iter()
-            .any(|known| known.target == redirect.target)
-        {
-            fingerprint.redirects.push(redirect.clone());
+        for redirect in &other.redirects {
+            if !fingerprint
+                .redirects
+                .iter()
+                .any(|known| known.target == redirect.target)
+            {
+                fingerprint.redirects.push(redirect.clone());
+            }
         }
-    }
-    Baseline {
-        fingerprint,
-        learned_volatile,
     }
 }
 

@@ -1,10 +1,11 @@
-//! Approving a baseline: fetch a page twice, learn what changes between the
-//! two fetches (counters, clocks, rotating items) as volatile, and store the
-//! fingerprint and the full body as the page's next approved version.
+//! Approving a baseline: fetch a page several times, learn what changes
+//! between the fetches (counters, clocks, rotating items) as volatile, and
+//! store the fingerprint and the full body as the page's next approved
+//! version.
 
 use crate::check::sha256_hex;
 use crate::targets::{PageTarget, Targets};
-use sitewarden_analysis::{decode_body, fingerprint, learn_baseline};
+use sitewarden_analysis::{Baseline, decode_body, fingerprint};
 use sitewarden_probe::Prober;
 use sitewarden_store::{Store, StoreError};
 
@@ -53,13 +54,20 @@ pub struct ApprovedBaseline {
     pub body_sha256: String,
     /// Text blocks in the fingerprint.
     pub blocks: usize,
-    /// Regions learned as volatile from the two fetches.
+    /// Regions learned as volatile from the fetches.
     pub learned_volatile: usize,
     /// The charset the body was decoded with.
     pub encoding: String,
 }
 
-/// Fetches the page twice as a browser and stores the approved baseline.
+/// How many fetches a baseline is learned from. Two find most volatile
+/// regions; a third catches rotations that happen to repeat between two
+/// fetches (three banners picked by visit count, two fetches three visits
+/// apart because another page of the site was fetched in between).
+pub const BASELINE_FETCHES: usize = 3;
+
+/// Fetches the page [`BASELINE_FETCHES`] times as a browser and stores the
+/// approved baseline.
 pub async fn approve_baseline(
     prober: &Prober,
     targets: &Targets,
@@ -68,8 +76,8 @@ pub async fn approve_baseline(
     approved_by: &str,
     now_ms: i64,
 ) -> Result<ApprovedBaseline, ApproveError> {
-    let mut bodies = Vec::with_capacity(2);
-    for _ in 0..2 {
+    let mut bodies = Vec::with_capacity(BASELINE_FETCHES);
+    for _ in 0..BASELINE_FETCHES {
         let page = prober
             .fetch(&target.url, &targets.browser_user_agent)
             .await
@@ -100,9 +108,11 @@ pub async fn approve_baseline(
         })
         .collect();
     let mut prints = prints.into_iter();
-    let first = prints.next().expect("two fetches");
-    let second = prints.next().expect("two fetches");
-    let baseline = learn_baseline(first, &second);
+    let first = prints.next().expect("several fetches");
+    let mut baseline = Baseline::from_single(first);
+    for other in prints {
+        baseline.learn_from(&other);
+    }
     let baseline_json = serde_json::to_string(&baseline).expect("a baseline serialises");
     let body = &bodies[0].body;
     let version = store
