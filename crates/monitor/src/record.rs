@@ -6,7 +6,7 @@ use crate::check::PageCheck;
 use crate::events::MonitorEvent;
 use crate::health::{HealthChange, PageHealth};
 use sitewarden_analysis::Verdict;
-use sitewarden_incident::{Signal, SignalKind, SignalSource};
+use sitewarden_incident::{ExposureStart, Signal, SignalKind, SignalSource, timestamp_from_ms};
 use sitewarden_store::{CheckRecord, EvidenceInput, SignalOutcome, Store, StoreError};
 use std::collections::HashMap;
 use tokio::sync::{Mutex, broadcast};
@@ -21,6 +21,9 @@ struct PageMemory {
     /// changes. Not the body hash: a defaced page still carries its visitor
     /// counter and clock, so its bytes differ on every fetch.
     last_signalled_reasons: Option<Vec<String>>,
+    /// When the page last checked clean or benignly changed (Unix ms): the
+    /// earliest the defaced content can have been served is just after it.
+    last_well_at: Option<i64>,
 }
 
 /// The result of recording one check.
@@ -71,6 +74,9 @@ impl Recorder {
                     },
                     last_verdict: verdict,
                     last_signalled_reasons: None,
+                    last_well_at: verdict
+                        .filter(|verdict| verdict_is_well(*verdict))
+                        .map(|_| state.checked_at),
                 },
             );
         }
@@ -122,6 +128,10 @@ impl Recorder {
         let must_signal_defacement =
             verdict == Verdict::Defaced && entry.last_signalled_reasons.as_ref() != Some(&reasons);
         entry.last_signalled_reasons = (verdict == Verdict::Defaced).then_some(reasons);
+        let last_well_at = entry.last_well_at;
+        if verdict_is_well(verdict) {
+            entry.last_well_at = Some(check.checked_at_ms);
+        }
         let site_well = verdict_is_well(verdict)
             && memory
                 .iter()
@@ -171,7 +181,7 @@ impl Recorder {
             None
         };
         let signal = match kind {
-            Some(kind) => Some(self.raise(&check, kind, drill).await?),
+            Some(kind) => Some(self.raise(&check, kind, drill, last_well_at).await?),
             None => None,
         };
 
@@ -212,6 +222,7 @@ impl Recorder {
         check: &PageCheck,
         kind: SignalKind,
         drill: bool,
+        last_well_at: Option<i64>,
     ) -> Result<SignalOutcome, StoreError> {
         let signal = Signal {
             site: check.site.clone(),
@@ -224,7 +235,15 @@ impl Recorder {
             drill,
         };
         let evidence = evidence_for(check, kind);
-        let outcome = self.store.raise_signal(&signal, &evidence).await?;
+        let exposure = ExposureStart::from_evidence(
+            None,
+            last_well_at.map(timestamp_from_ms),
+            timestamp_from_ms(check.checked_at_ms),
+        );
+        let outcome = self
+            .store
+            .raise_signal_with_exposure(&signal, Some(exposure), &evidence)
+            .await?;
         let event = if outcome.opened {
             let title = self
                 .store

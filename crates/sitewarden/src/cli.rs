@@ -109,6 +109,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// The web-root integrity guard: baseline, watch and restore, publish, rollback, export.
+    Guard {
+        #[command(subcommand)]
+        command: crate::commands::guard::GuardCommand,
+    },
     /// Run sample sites on loopback, watch them, deface one in a drill, restore it.
     Demo {
         /// Where to put the demo's plan and data (default: a new temp directory).

@@ -8,7 +8,9 @@
 
 use crate::evidence::EvidenceRecord;
 use crate::{EvidenceInput, Result, Store, StoreError, from_json, to_json};
-use sitewarden_incident::{FoldDecision, IncidentState, OpenIncident, Signal, SignalKind, fold};
+use sitewarden_incident::{
+    Command, ExposureStart, FoldDecision, IncidentState, OpenIncident, Signal, SignalKind, fold,
+};
 use sqlx::Row;
 
 /// What happened to a raised signal.
@@ -104,10 +106,24 @@ const SUMMARY_COLUMNS: &str = "i.id, i.site, i.kind, i.title, i.category, i.subc
 
 impl Store {
     /// Folds a signal into the site's open incident (or opens one) and
-    /// registers its evidence, all in one transaction.
+    /// registers its evidence, all in one transaction. The exposure starts
+    /// at the signal's time; see [`Store::raise_signal_with_exposure`].
     pub async fn raise_signal(
         &self,
         signal: &Signal,
+        evidence: &[EvidenceInput],
+    ) -> Result<SignalOutcome> {
+        self.raise_signal_with_exposure(signal, None, evidence)
+            .await
+    }
+
+    /// Like [`Store::raise_signal`], with the moment the bad state could
+    /// first have been seen (the last clean check, the guard's event time):
+    /// the engine measures the exposure from there.
+    pub async fn raise_signal_with_exposure(
+        &self,
+        signal: &Signal,
+        exposure: Option<ExposureStart>,
         evidence: &[EvidenceInput],
     ) -> Result<SignalOutcome> {
         // Content first: a record never names bytes that are not on disk.
@@ -160,28 +176,36 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                append_event(
-                    &mut tx,
-                    id,
-                    now,
-                    actor,
-                    "detected",
-                    &serde_json::json!({
-                        "kind": kind.as_str(),
-                        "category": classification.category_zh,
-                        "subcategory": classification.subcategory_zh,
-                        "page": signal.page,
-                        "drill": signal.drill,
-                    }),
-                )
-                .await?;
+                if !self
+                    .engine_open(&mut tx, id, &title, signal, exposure)
+                    .await?
+                {
+                    append_event(
+                        &mut tx,
+                        id,
+                        now,
+                        actor,
+                        "detected",
+                        &serde_json::json!({
+                            "kind": kind.as_str(),
+                            "category": classification.category_zh,
+                            "subcategory": classification.subcategory_zh,
+                            "page": signal.page,
+                            "drill": signal.drill,
+                        }),
+                    )
+                    .await?;
+                }
                 (id, true)
             }
             FoldDecision::Attach {
                 incident_id,
                 reclassify,
             } => {
-                if let Some((kind, classification)) = reclassify {
+                let engine = self
+                    .engine_signal(&mut tx, incident_id, signal, exposure)
+                    .await?;
+                if let Some((kind, classification)) = reclassify.filter(|_| !engine) {
                     sqlx::query(
                         "UPDATE incidents SET kind = $1, category = $2, subcategory = $3 WHERE id = $4",
                     )
@@ -241,7 +265,11 @@ impl Store {
             incident_id,
             now,
             actor,
-            "signal",
+            if self.plan.is_some() {
+                "evidence"
+            } else {
+                "signal"
+            },
             &serde_json::json!({
                 "signal_id": signal_id,
                 "page": signal.page,
@@ -272,6 +300,27 @@ impl Store {
         now_ms: i64,
         detail: &serde_json::Value,
     ) -> Result<()> {
+        if self.plan.is_some() {
+            // Through the engine: the exposures end and the incident moves to
+            // recovered; a refusal (already there) changes nothing.
+            let at = sitewarden_incident::timestamp_from_ms(now_ms);
+            for command in [
+                Command::Restore {
+                    site: None,
+                    page: None,
+                },
+                Command::Transition {
+                    to: IncidentState::Recovered,
+                },
+            ] {
+                match self.apply_command(incident_id, command, actor, at).await {
+                    Ok(_) | Err(crate::ApplyError::Refused { .. }) => {}
+                    Err(crate::ApplyError::Store(error)) => return Err(error),
+                    Err(crate::ApplyError::NotFound(_) | crate::ApplyError::NoEngine(_)) => break,
+                }
+            }
+            return Ok(());
+        }
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE incidents SET state = 'recovered', updated_at = $1 WHERE id = $2")
             .bind(now_ms)

@@ -12,6 +12,7 @@
 mod baselines;
 mod blobs;
 mod checks;
+mod engine;
 mod error;
 mod evidence;
 mod incidents;
@@ -20,6 +21,7 @@ mod outbox;
 pub use baselines::{BaselineVersion, StoredBaseline};
 pub use blobs::Blobs;
 pub use checks::{CheckRecord, PageState};
+pub use engine::ApplyError;
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
@@ -42,6 +44,9 @@ pub struct Store {
     pool: SqlitePool,
     blobs: Blobs,
     data_dir: PathBuf,
+    /// The plan, when the incident engine runs on this store: signals are
+    /// then applied to each incident's engine state (see `engine.rs`).
+    plan: Option<std::sync::Arc<sitewarden_plan::Plan>>,
 }
 
 impl Store {
@@ -84,7 +89,25 @@ impl Store {
             pool,
             blobs,
             data_dir: data_dir.to_path_buf(),
+            plan: None,
         })
+    }
+
+    /// The same store with the incident engine running on the plan: new
+    /// incidents get engine state, signals and commands are applied to it.
+    /// Fails when the plan cannot be resolved (its time zone, say).
+    pub fn with_plan(
+        mut self,
+        plan: std::sync::Arc<sitewarden_plan::Plan>,
+    ) -> std::result::Result<Store, sitewarden_incident::RulesError> {
+        sitewarden_incident::Rules::new(&plan)?;
+        self.plan = Some(plan);
+        Ok(self)
+    }
+
+    /// The plan the engine runs on, if any.
+    pub fn plan(&self) -> Option<&sitewarden_plan::Plan> {
+        self.plan.as_deref()
     }
 
     /// The data directory this store lives in.

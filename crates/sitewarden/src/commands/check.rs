@@ -1,6 +1,6 @@
 //! `sitewarden check --once`: every page once, a table or one JSON document.
 
-use super::{load_plan, open_store};
+use super::{load_plan, open_store_with_plan};
 use crate::output;
 use sitewarden_analysis::Verdict;
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 /// is defaced or down, 1 on error.
 pub async fn run(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(plan_path)?;
-    let store = open_store(data).await?;
+    let store = open_store_with_plan(data, &plan).await?;
     // One attempt per page, so one failed fetch is already "down".
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), Some(1)).await?;
     let missing = monitor.pages_without_baseline().await?;

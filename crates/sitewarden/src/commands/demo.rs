@@ -2,7 +2,6 @@
 //! loopback — a plan, approved baselines, the probe loop, a defacement drill
 //! that opens an incident with evidence, and the page put back.
 
-use super::open_store;
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
 use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
@@ -63,7 +62,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     println!("  data             {}", data.display());
     println!();
 
-    let store = open_store(&data).await?;
+    let store = super::open_store_with_plan(&data, &plan).await?;
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;

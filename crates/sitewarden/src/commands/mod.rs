@@ -5,6 +5,7 @@ mod baseline;
 mod check;
 mod demo;
 mod evidence;
+pub mod guard;
 mod incident;
 mod init;
 mod serve;
@@ -53,6 +54,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Evidence { command } => match command {
             EvidenceCommand::Verify { data } => evidence::verify(&data.data).await,
         },
+        Command::Guard { command } => guard::run(command).await,
         Command::Demo {
             dir,
             exit_after_drill,
@@ -82,6 +84,14 @@ pub async fn open_store(data: &Path) -> anyhow::Result<Store> {
     Store::open(data)
         .await
         .with_context(|| format!("cannot open the data directory {}", data.display()))
+}
+
+/// Opens the data directory with the incident engine running on the plan.
+pub async fn open_store_with_plan(data: &Path, plan: &Plan) -> anyhow::Result<Store> {
+    open_store(data)
+        .await?
+        .with_plan(std::sync::Arc::new(plan.clone()))
+        .map_err(|error| anyhow::anyhow!("the plan cannot run the incident engine: {error}"))
 }
 
 /// Opens a data directory that must already exist (read-only commands must

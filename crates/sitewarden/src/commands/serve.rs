@@ -1,6 +1,6 @@
 //! `sitewarden serve`: the probe loop, until Ctrl-C or SIGTERM.
 
-use super::{load_plan, open_store};
+use super::{load_plan, open_store_with_plan};
 use crate::output;
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
 use std::path::Path;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 /// before it exits.
 pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     let plan = load_plan(plan_path)?;
-    let store = open_store(data).await?;
+    let store = open_store_with_plan(data, &plan).await?;
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), None).await?;
     let missing = monitor.pages_without_baseline().await?;
     if !missing.is_empty() {
