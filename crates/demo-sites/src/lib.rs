@@ -14,10 +14,12 @@
 //! so that tests cannot accidentally agree with the analysis by sharing code.
 
 mod calendar;
+mod duty_room;
 mod render;
 mod server;
 
 pub use calendar::{format_chinese_date, next_day};
+pub use duty_room::{DutyMessage, DutyRoom};
 pub use render::render_page;
 pub use server::SiteServer;
 

@@ -53,6 +53,28 @@ impl ClockName {
             ClockName::DailyReport => "daily_report",
         }
     }
+
+    /// The deadline in the plan's words.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ClockName::InitialReport => "初次报告",
+            ClockName::RiskAssessment => "风险评估和等级判定",
+            ClockName::NationalReport => "向网信部门报告",
+            ClockName::ProgressReport => "态势进程报告",
+            ClockName::DailyReport => "日报告",
+        }
+    }
+
+    /// The deadline in English.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            ClockName::InitialReport => "initial report",
+            ClockName::RiskAssessment => "risk assessment and level decision",
+            ClockName::NationalReport => "national report",
+            ClockName::ProgressReport => "progress report",
+            ClockName::DailyReport => "daily report",
+        }
+    }
 }
 
 /// A clock's outcome.

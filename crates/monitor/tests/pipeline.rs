@@ -31,6 +31,7 @@ fn plan_for(servers: &[&SiteServer], interval_seconds: u32) -> Plan {
             .iter()
             .map(|s| (s.host().to_string(), s.addr().port()))
             .collect(),
+        notify_webhook: None,
     });
     Plan::from_toml_str(&text).expect("the sample plan is valid")
 }

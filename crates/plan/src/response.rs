@@ -732,6 +732,24 @@ impl PlaybookAction {
             PlaybookAction::AskOperator => "ask_operator",
         }
     }
+
+    /// The action in the plan's words (PLAN §5, §7).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            PlaybookAction::Contain => "切断网站对外服务",
+            PlaybookAction::PreserveEvidence => "保护现场、固定证据",
+            PlaybookAction::BlockOffenders => "封禁攻击来源",
+            PlaybookAction::Notify => "通知相关人员",
+            PlaybookAction::RestorePages => "恢复被篡改网页",
+            PlaybookAction::RemoveWebShell => "清除网页后门",
+            PlaybookAction::ReopenSite => "恢复网站对外服务",
+            PlaybookAction::ReportUpward => "向上级报告",
+            PlaybookAction::AnalyseLogs => "分析网站和安全设备日志",
+            PlaybookAction::FixAndRescan => "修复漏洞并复查",
+            PlaybookAction::AskPolice => "报请公安机关侦查",
+            PlaybookAction::AskOperator => "请网络运营商协助",
+        }
+    }
 }
 
 /// The playbooks of PLAN §5 and §7, one per kind.

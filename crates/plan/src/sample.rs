@@ -26,6 +26,10 @@ pub struct SampleOptions {
     /// URL with a port uses plain `http`, since the demo serves its sites on
     /// loopback without TLS; without a port it stays `https`.
     pub ports: Vec<(String, u16)>,
+    /// `(url, secret)` of a webhook that takes every notification instead
+    /// of the sample's channels (the demo's duty-room screen on loopback):
+    /// the sample's `.test` channel hosts are never contacted.
+    pub notify_webhook: Option<(String, String)>,
 }
 
 /// The sample plan's portal host.
@@ -42,11 +46,39 @@ pub fn sample_plan() -> String {
 /// ports.
 pub fn sample_plan_with(options: &SampleOptions) -> String {
     let interval = options.interval_seconds.unwrap_or(60);
-    TEMPLATE
+    let text = TEMPLATE
         .replace("@INTERVAL@", &interval.to_string())
         .replace("@RESOLVE@", &resolve_table(&options.resolve))
         .replace("@PORTAL@", &origin(SAMPLE_PORTAL_HOST, &options.ports))
-        .replace("@ZFCG@", &origin(SAMPLE_ZFCG_HOST, &options.ports))
+        .replace("@ZFCG@", &origin(SAMPLE_ZFCG_HOST, &options.ports));
+    match &options.notify_webhook {
+        Some((url, secret)) => with_only_webhook(&text, url, secret),
+        None => text,
+    }
+}
+
+/// The channels section is the template's last: it is replaced whole, with
+/// the routing that names its channels.
+const CHANNELS_HEADER: &str = "# ──────────────── 通知渠道 Notification channels ────────────────";
+
+fn with_only_webhook(text: &str, url: &str, secret: &str) -> String {
+    let cut = text.find(CHANNELS_HEADER).unwrap_or(text.len());
+    format!(
+        "{}{CHANNELS_HEADER}\n\
+         # 演示：所有通知发往本机的值班室屏幕（一个 Webhook 接收器）。\n\
+         # Demo: every notification goes to the duty-room screen, a webhook receiver on this machine.\n\
+         [[channels]]\n\
+         id = \"duty-room\"\n\
+         type = \"webhook\"\n\
+         url = {}\n\
+         secret = {}\n\
+         \n\
+         [routing]\n\
+         default = [\"duty-room\"]\n",
+        &text[..cut],
+        path::quoted(url),
+        path::quoted(secret)
+    )
 }
 
 /// `https://host` or, with a port, `http://host:port`.
@@ -792,7 +824,27 @@ mod tests {
                 .iter()
                 .map(|(host, port)| ((*host).to_owned(), *port))
                 .collect(),
+            notify_webhook: None,
         }
+    }
+
+    #[test]
+    fn the_demo_webhook_replaces_every_channel() {
+        let text = sample_plan_with(&SampleOptions {
+            notify_webhook: Some(("http://127.0.0.1:9/hook".into(), "s".into())),
+            ..SampleOptions::default()
+        });
+        let plan = Plan::from_toml_str(&text).unwrap_or_else(|errors| panic!("{errors}"));
+        let ids: Vec<_> = plan
+            .channels
+            .iter()
+            .map(|channel| channel.id.as_str())
+            .collect();
+        assert_eq!(ids, ["duty-room"]);
+        assert!(
+            !text.contains("example.test/robot"),
+            "no sample channel host is left"
+        );
     }
 
     /// What a loaded sample plan must show for the options it was made with.

@@ -126,26 +126,157 @@ pub enum Command {
     },
 }
 
+/// The incident and the person acting on it (recorded in its timeline).
+#[derive(Debug, Clone, Args)]
+pub struct ActArgs {
+    /// The incident id.
+    pub id: i64,
+    #[command(flatten)]
+    pub plan: PlanArg,
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Who is acting (a name from the plan's roster for approvals).
+    #[arg(long, default_value_t = default_approver())]
+    pub by: String,
+}
+
 /// `sitewarden incident …`
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
     /// All incidents, newest first.
     List {
         #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
         data: DataArg,
-        /// JSON instead of a table.
+        /// JSON instead of a table (with level, suggested level and clocks).
         #[arg(long)]
         json: bool,
     },
-    /// One incident with its signals, timeline and evidence.
+    /// One incident: level, clocks, exposure, signals, timeline, evidence.
     Show {
         /// The incident id.
         id: i64,
+        #[command(flatten)]
+        plan: PlanArg,
         #[command(flatten)]
         data: DataArg,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Open an incident a person observed (the plan's start condition).
+    Open {
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// The plan's site name.
+        #[arg(long)]
+        site: String,
+        /// The page, if one.
+        #[arg(long)]
+        page: Option<String>,
+        /// defacement, hidden-links, webshell, ddos, outage or other.
+        #[arg(long)]
+        kind: String,
+        /// What was observed, in one line.
+        #[arg(long)]
+        summary: String,
+        /// When it was discovered (RFC 3339); now by default.
+        #[arg(long)]
+        discovered_at: Option<String>,
+        /// Mark it as a drill.
+        #[arg(long)]
+        drill: bool,
+        /// Who reports it (the information source).
+        #[arg(long, default_value_t = default_approver())]
+        by: String,
+    },
+    /// Take the incident on: stops the escalation chain.
+    Ack {
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// Decide the level (I–IV) with a reason.
+    Level {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The level id.
+        #[arg(long)]
+        to: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record that the risk assessment is done (state: assessed).
+    Assess {
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// Record that a report went out (initial, national, progress, daily, final).
+    Report {
+        #[command(flatten)]
+        act: ActArgs,
+        /// Which report.
+        #[arg(long)]
+        kind: String,
+        /// What it said, in short.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Record that the site was cut off from external service.
+    Contain {
+        #[command(flatten)]
+        act: ActArgs,
+        /// What was done.
+        #[arg(long)]
+        note: String,
+    },
+    /// Answer an approval request of the playbook.
+    Approve {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The request's number (see `incident show`).
+        #[arg(long)]
+        request: usize,
+        /// Refuse instead of approving.
+        #[arg(long)]
+        deny: bool,
+        /// Any instruction given with the answer.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Add a note to the timeline.
+    Note {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The text.
+        #[arg(long)]
+        text: String,
+    },
+    /// Service restored and verified (state: recovered).
+    Resolve {
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// The investigation and assessment report is written (state: reviewed).
+    Review {
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// Close the incident.
+    Close {
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// Mark the incident a false alarm.
+    FalseAlarm {
+        #[command(flatten)]
+        act: ActArgs,
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
 }
 

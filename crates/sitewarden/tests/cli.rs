@@ -112,6 +112,7 @@ async fn write_plan(dir: &Path, servers: &[&SiteServer]) -> String {
             .iter()
             .map(|s| (s.host().to_string(), s.addr().port()))
             .collect(),
+        notify_webhook: None,
     });
     let path = dir.join("sitewarden.toml");
     std::fs::write(&path, text).unwrap();
@@ -259,6 +260,8 @@ async fn the_demo_runs_its_drill_through() {
         "defaced",
         "INCIDENT #1 opened",
         "evidence stored",
+        "NOTIFIED",
+        "was notified",
         "recovered",
         "drill complete",
     ] {
@@ -274,4 +277,207 @@ async fn the_demo_runs_its_drill_through() {
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A person reports an incident and the people act on it through the CLI:
+/// each act lands in the timeline, the clocks and the level follow.
+#[tokio::test]
+async fn a_reported_incident_runs_through_the_incident_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    assert!(sitewarden(&["init", dir_arg]).await.status.success());
+    let plan = dir.path().join("sitewarden.toml");
+    let plan = plan.to_str().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    // Whole seconds: the store keeps milliseconds.
+    let discovered =
+        jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 300).unwrap();
+    let discovered_arg = discovered.to_string();
+
+    let out = sitewarden(&[
+        "incident",
+        "open",
+        "--plan",
+        plan,
+        "--data",
+        data,
+        "--site",
+        "portal",
+        "--page",
+        "home",
+        "--kind",
+        "defacement",
+        "--summary",
+        "首页出现博彩内容",
+        "--discovered-at",
+        &discovered_arg,
+        "--by",
+        "王小明",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("incident #1 opened"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let show = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "incident", "show", "1", "--plan", plan, "--data", data, "--json",
+        ];
+        args.extend_from_slice(extra);
+        async move {
+            let out = sitewarden(&args).await;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["incident"].clone()
+        }
+    };
+    let incident = show(&[]).await;
+    for key in [
+        "id",
+        "state",
+        "category",
+        "level",
+        "suggested_level",
+        "clocks",
+    ] {
+        assert!(incident.get(key).is_some(), "{key} missing from {incident}");
+    }
+    let clock = |incident: &serde_json::Value, name: &str| {
+        incident["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|clock| clock["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} clock in {incident}"))
+            .clone()
+    };
+    let initial = clock(&incident, "initial_report");
+    assert_eq!(initial["status"], "pending");
+    let due: jiff::Timestamp = initial["due"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        due,
+        discovered + jiff::SignedDuration::from_mins(30),
+        "30 minutes from discovery"
+    );
+
+    for args in [
+        vec!["incident", "ack", "1", "--by", "刘洋"],
+        vec![
+            "incident",
+            "report",
+            "1",
+            "--kind",
+            "initial",
+            "--note",
+            "已电话报告办公室",
+            "--by",
+            "刘洋",
+        ],
+        vec![
+            "incident",
+            "level",
+            "1",
+            "--to",
+            "III",
+            "--reason",
+            "门户首页被篡改",
+            "--by",
+            "李建国",
+        ],
+        vec![
+            "incident",
+            "contain",
+            "1",
+            "--note",
+            "已切断门户对外服务",
+            "--by",
+            "刘洋",
+        ],
+        vec![
+            "incident",
+            "note",
+            "1",
+            "--text",
+            "运维单位已到场",
+            "--by",
+            "刘洋",
+        ],
+    ] {
+        let mut args = args.clone();
+        args.extend_from_slice(&["--plan", plan, "--data", data]);
+        let out = sitewarden(&args).await;
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let incident = show(&[]).await;
+    assert_eq!(incident["level"], "III");
+    assert_eq!(clock(&incident, "initial_report")["status"], "met");
+    assert_eq!(clock(&incident, "risk_assessment")["status"], "met");
+    assert!(
+        incident["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|clock| clock["name"] == "national_report"),
+        "level III starts the national reporting clock: {incident}"
+    );
+    assert_eq!(incident["state"], "assessed");
+
+    // Refusals change nothing and say why.
+    let out = sitewarden(&["incident", "close", "1", "--plan", plan, "--data", data]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sitewarden(&[
+        "incident",
+        "approve",
+        "1",
+        "--request",
+        "0",
+        "--by",
+        "不在名册的人",
+        "--plan",
+        plan,
+        "--data",
+        data,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("roster"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sitewarden(&[
+        "incident", "level", "1", "--to", "V", "--reason", "x", "--plan", plan, "--data", data,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+
+    // The timeline names every act and its actor.
+    let out = sitewarden(&["incident", "show", "1", "--plan", plan, "--data", data]).await;
+    let shown = text(&out.stdout);
+    for expected in [
+        "王小明",
+        "刘洋",
+        "李建国",
+        "已电话报告办公室",
+        "门户首页被篡改",
+        "运维单位已到场",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "{expected} missing from:\n{shown}"
+        );
+    }
 }

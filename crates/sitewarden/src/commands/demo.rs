@@ -4,9 +4,10 @@
 
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
-use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
+use sitewarden_demo_sites::{DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
 use sitewarden_plan::{Plan, SampleOptions, sample_plan_with};
+use sitewarden_runner::Runner;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let portal = SiteServer::start(SampleSite::Portal, Encoding::Utf8).await?;
     // The sub-site is served in GBK, as many Chinese government sites still are.
     let procurement = SiteServer::start(SampleSite::Procurement, Encoding::Gbk).await?;
+    // Every notification goes to this screen on loopback, never to the
+    // sample plan's invented channel hosts.
+    let duty_room = DutyRoom::start("demo-duty-room-secret").await?;
     let plan_path = dir.join("sitewarden.toml");
     std::fs::write(
         &plan_path,
@@ -44,6 +48,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
                 .iter()
                 .map(|site| (site.host().to_string(), site.addr().port()))
                 .collect(),
+            notify_webhook: Some((duty_room.url(), duty_room.secret().to_string())),
         }),
     )?;
     let plan = super::load_plan(&plan_path)?;
@@ -57,6 +62,10 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         "  sample sub-site  http://{}/ (served on {}, GBK)",
         procurement.host(),
         procurement.addr()
+    );
+    println!(
+        "  duty-room screen {} (every notification lands here)",
+        duty_room.url()
     );
     println!("  plan             {}", plan_path.display());
     println!("  data             {}", data.display());
@@ -76,9 +85,25 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let loop_monitor = monitor.clone();
     let loop_cancel = cancel.clone();
     let probe_loop = tokio::spawn(async move { loop_monitor.run(loop_cancel).await });
+    let (runner, problems) = Runner::new(store.clone(), std::sync::Arc::new(plan.clone()))?;
+    for problem in problems {
+        println!("warning: {problem}");
+    }
+    let runner_task = tokio::spawn({
+        let runner = runner.clone();
+        let cancel = cancel.clone();
+        async move { runner.run(cancel).await }
+    });
+    let waker = tokio::spawn(super::serve::wake_runner_on_incidents(
+        monitor.subscribe(),
+        runner.clone(),
+        cancel.clone(),
+    ));
+    let screen = tokio::spawn(print_duty_room(duty_room.subscribe(), cancel.clone()));
+    let mut notifications = duty_room.subscribe();
 
     let drill = tokio::select! {
-        result = drill(&portal, &drills, &mut events) => Some(result),
+        result = drill(&portal, &drills, &mut events, &mut notifications) => Some(result),
         _ = cancel.cancelled() => None,
     };
     let outcome = match drill {
@@ -88,11 +113,13 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
                 "drill complete: the defacement was found, incident #{incident_id} opened with its evidence, and the page restored."
             );
             println!(
-                "  see it:          sitewarden incident show {incident_id} --data {}",
+                "  see it:          sitewarden incident show {incident_id} --plan {} --data {}",
+                plan_path.display(),
                 data.display()
             );
             println!(
-                "  all incidents:   sitewarden incident list --data {}",
+                "  all incidents:   sitewarden incident list --plan {} --data {}",
+                plan_path.display(),
                 data.display()
             );
             println!(
@@ -116,7 +143,11 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     };
     cancel.cancel();
     let _ = probe_loop.await;
+    let _ = runner_task.await;
+    let _ = waker.await;
+    let _ = screen.await;
     stopper.abort();
+    duty_room.shutdown().await;
     store.close().await;
     portal.shutdown().await;
     procurement.shutdown().await;
@@ -163,6 +194,7 @@ async fn drill(
     portal: &SiteServer,
     drills: &DrillRegistry,
     events: &mut broadcast::Receiver<MonitorEvent>,
+    notifications: &mut broadcast::Receiver<DutyMessage>,
 ) -> anyhow::Result<i64> {
     let mut clean_checks = 0;
     wait_for(
@@ -209,6 +241,29 @@ async fn drill(
     })
     .await?;
     let incident_id = incident.expect("waited for it");
+    let opened = tokio::time::Instant::now();
+    let notified = tokio::time::timeout(STEP_TIMEOUT, async {
+        loop {
+            match notifications.recv().await {
+                Ok(message) if message.id.starts_with(&format!("incident-{incident_id}/")) => {
+                    return Some(message);
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or_else(|| {
+        anyhow::anyhow!("no notification reached the duty room within {STEP_TIMEOUT:?}")
+    })?;
+    println!(
+        ">>> the duty officer ({}) was notified {} ms after the incident opened",
+        notified.recipient,
+        opened.elapsed().as_millis()
+    );
 
     println!();
     println!(">>> 恢复 RESTORE: the approved page is put back");
@@ -244,6 +299,29 @@ async fn wait_for(
             Err(broadcast::error::RecvError::Closed) => {
                 anyhow::bail!("the monitor stopped before {what}")
             }
+        }
+    }
+}
+
+/// Prints every notification the duty room receives.
+async fn print_duty_room(
+    mut messages: broadcast::Receiver<DutyMessage>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            message = messages.recv() => message,
+            _ = cancel.cancelled() => return,
+        };
+        match message {
+            Ok(message) => println!(
+                "{} NOTIFIED {} (duty-room webhook): {}",
+                crate::output::time(sitewarden_monitor::now_ms()),
+                message.recipient,
+                message.subject
+            ),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -1,10 +1,226 @@
-//! `sitewarden incident list|show`.
+//! `sitewarden incident …`: list and show incidents with their level,
+//! clocks and exposure; open one a person observed; and every act of the
+//! people who handle it, each recorded in the incident's timeline.
 
-use super::open_existing_store;
+use super::{load_plan, open_existing_store};
+use crate::cli::{ActArgs, IncidentCommand};
 use crate::output;
-use sitewarden_store::{IncidentDetail, IncidentSummary};
+use jiff::Timestamp;
+use sitewarden_incident::{
+    Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks, effective_level,
+    steps, suggest_level,
+};
+use sitewarden_plan::Plan;
+use sitewarden_store::{ApplyError, IncidentDetail, IncidentSummary, Store};
 use std::path::Path;
 use std::process::ExitCode;
+
+/// Runs one incident command.
+pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        IncidentCommand::List { plan, data, json } => list(&plan.plan, &data.data, json).await,
+        IncidentCommand::Show {
+            id,
+            plan,
+            data,
+            json,
+        } => show(&plan.plan, &data.data, id, json).await,
+        IncidentCommand::Open {
+            plan,
+            data,
+            site,
+            page,
+            kind,
+            summary,
+            discovered_at,
+            drill,
+            by,
+        } => {
+            let plan = load_plan(&plan.plan)?;
+            if plan.site(&site).is_none() {
+                let known: Vec<_> = plan.sites.iter().map(|site| site.name.as_str()).collect();
+                anyhow::bail!("no site {site:?} in the plan; sites: {}", known.join(", "));
+            }
+            let kind: SignalKind = kind.parse().map_err(|error: String| {
+                anyhow::anyhow!(
+                    "--kind: {error} (defacement, hidden-links, webshell, ddos, outage, other)"
+                )
+            })?;
+            let discovered_at = match discovered_at {
+                Some(text) => text
+                    .parse::<Timestamp>()
+                    .map_err(|error| anyhow::anyhow!("--discovered-at {text:?}: {error} (RFC 3339, e.g. 2026-11-26T09:00:00+08:00)"))?,
+                None => Timestamp::now(),
+            };
+            let store = super::open_store_with_plan(&data.data, &plan).await?;
+            let incident = store
+                .open_reported_incident(
+                    &site,
+                    page.as_deref(),
+                    kind,
+                    &summary,
+                    &by,
+                    discovered_at,
+                    drill,
+                )
+                .await?;
+            store.close().await;
+            println!(
+                "incident #{} opened: {} (reported by {by})",
+                incident.id, incident.title
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Ack { act } => apply(&act, Command::Acknowledge).await,
+        IncidentCommand::Level { act, to, reason } => {
+            apply(&act, Command::DecideLevel { level: to, reason }).await
+        }
+        IncidentCommand::Assess { act } => {
+            apply(
+                &act,
+                Command::Transition {
+                    to: IncidentState::Assessed,
+                },
+            )
+            .await
+        }
+        IncidentCommand::Report { act, kind, note } => {
+            let kind = match kind.as_str() {
+                "initial" => ReportKind::Initial,
+                "national" => ReportKind::National,
+                "progress" => ReportKind::Progress,
+                "daily" => ReportKind::Daily,
+                "final" => ReportKind::Final,
+                other => anyhow::bail!(
+                    "--kind {other:?}: one of initial, national, progress, daily, final"
+                ),
+            };
+            apply(&act, Command::Report { kind, note }).await
+        }
+        IncidentCommand::Contain { act, note } => apply(&act, Command::Contain { note }).await,
+        IncidentCommand::Approve {
+            act,
+            request,
+            deny,
+            note,
+        } => {
+            let plan = load_plan(&act.plan.plan)?;
+            let Some(person) = plan.roster.iter().find(|person| person.name == act.by) else {
+                anyhow::bail!(
+                    "{:?} is not in the plan's roster: only people named there can approve",
+                    act.by
+                );
+            };
+            let roles = person.roles.clone();
+            apply(
+                &act,
+                Command::AnswerApproval {
+                    request,
+                    approved: !deny,
+                    roles,
+                    note,
+                },
+            )
+            .await
+        }
+        IncidentCommand::Note { act, text } => apply(&act, Command::Note { text }).await,
+        IncidentCommand::Resolve { act } => {
+            apply(
+                &act,
+                Command::Transition {
+                    to: IncidentState::Recovered,
+                },
+            )
+            .await
+        }
+        IncidentCommand::Review { act } => {
+            apply(
+                &act,
+                Command::Transition {
+                    to: IncidentState::Reviewed,
+                },
+            )
+            .await
+        }
+        IncidentCommand::Close { act } => {
+            apply(
+                &act,
+                Command::Transition {
+                    to: IncidentState::Closed,
+                },
+            )
+            .await
+        }
+        IncidentCommand::FalseAlarm { act, reason } => {
+            apply(&act, Command::FalseAlarm { reason }).await
+        }
+    }
+}
+
+/// Applies one person's act to an incident; a refusal is an error that
+/// says why, and changes nothing.
+async fn apply(act: &ActArgs, command: Command) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&act.plan.plan)?;
+    let store = open_existing_store(&act.data.data)
+        .await?
+        .with_plan(std::sync::Arc::new(plan))
+        .map_err(|error| anyhow::anyhow!("the plan cannot run the incident engine: {error}"))?;
+    let result = store
+        .apply_command(act.id, command, &act.by, Timestamp::now())
+        .await;
+    store.close().await;
+    match result {
+        Ok(incident) => {
+            if let Some(event) = incident.timeline.events().last() {
+                println!(
+                    "incident #{}: {} — {}",
+                    incident.id,
+                    event.detail,
+                    incident.state.name_zh()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ApplyError::Refused { id, source }) => {
+            eprintln!("incident #{id}: refused: {source}");
+            Ok(ExitCode::from(1))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The plan for engine views, when its file is there; list and show work
+/// without it (no level, no clocks).
+fn optional_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
+    if !path.exists() {
+        eprintln!(
+            "note: no plan at {} (--plan FILE): levels and clocks are not shown",
+            path.display()
+        );
+        return Ok(None);
+    }
+    load_plan(path).map(Some)
+}
+
+/// The engine's views of an incident: level, suggestion, clocks, steps.
+fn engine_json(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> serde_json::Value {
+    let suggestion = suggest_level(rules, incident, now);
+    serde_json::json!({
+        "level": effective_level(rules, incident, now),
+        "suggested_level": suggestion.level,
+        "suggested_level_reasons": suggestion.reasons,
+        "suggested_level_rises_at": suggestion.rises_at,
+        "decided_level": incident.decided_level(),
+        "clocks": clocks(rules, incident, now),
+        "exposures": incident.exposures,
+        "classifications": incident.classifications(),
+        "acknowledgements": incident.acknowledgements,
+        "reports": incident.reports,
+        "approvals": incident.approvals,
+        "playbook": steps(rules, incident),
+        "reporter": incident.reporter,
+    })
+}
 
 fn summary_json(incident: &IncidentSummary) -> serde_json::Value {
     serde_json::json!({
@@ -23,13 +239,36 @@ fn summary_json(incident: &IncidentSummary) -> serde_json::Value {
     })
 }
 
+/// The summary with the engine's views merged in, when there are any.
+async fn incident_json(
+    store: &Store,
+    rules: Option<&Rules<'_>>,
+    summary: &IncidentSummary,
+    now: Timestamp,
+) -> anyhow::Result<serde_json::Value> {
+    let mut json = summary_json(summary);
+    if let (Some(rules), Some(incident)) = (rules, store.engine_incident(summary.id).await?)
+        && let (Some(object), serde_json::Value::Object(engine)) =
+            (json.as_object_mut(), engine_json(rules, &incident, now))
+    {
+        object.extend(engine);
+    }
+    Ok(json)
+}
+
 /// Lists all incidents, newest first.
-pub async fn list(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
+async fn list(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let plan = optional_plan(plan_path)?;
+    let rules = plan.as_ref().map(Rules::new).transpose()?;
     let store = open_existing_store(data).await?;
     let incidents = store.incidents().await?;
-    store.close().await;
+    let now = Timestamp::now();
     if json {
-        let list: Vec<_> = incidents.iter().map(summary_json).collect();
+        let mut list = Vec::with_capacity(incidents.len());
+        for incident in &incidents {
+            list.push(incident_json(&store, rules.as_ref(), incident, now).await?);
+        }
+        store.close().await;
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "incidents": list }))?
@@ -37,57 +276,69 @@ pub async fn list(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if incidents.is_empty() {
+        store.close().await;
         println!("no incidents in {}", data.display());
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<5} {:<10} {:<12} {:<19} {:>7}  TITLE",
-        "ID", "SITE", "STATE", "DISCOVERED", "SIGNALS"
+        "{:<5} {:<10} {:<11} {:<5} {:<19} {:>7}  TITLE",
+        "ID", "SITE", "STATE", "LEVEL", "DISCOVERED", "SIGNALS"
     );
     for incident in &incidents {
+        let level = match (&rules, store.engine_incident(incident.id).await?) {
+            (Some(rules), Some(engine)) => effective_level(rules, &engine, now),
+            _ => "-".to_string(),
+        };
         println!(
-            "{:<5} {:<10} {:<12} {:<19} {:>7}  {}",
+            "{:<5} {:<10} {:<11} {:<5} {:<19} {:>7}  {}",
             incident.id,
             incident.site,
             incident.state.as_str(),
+            level,
             output::time(incident.discovered_at),
             incident.signal_count,
             incident.title
         );
     }
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows one incident: classification, signals with reasons, timeline, evidence.
-pub async fn show(data: &Path, id: i64, json: bool) -> anyhow::Result<ExitCode> {
+/// Shows one incident.
+async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let plan = optional_plan(plan_path)?;
+    let rules = plan.as_ref().map(Rules::new).transpose()?;
     let store = open_existing_store(data).await?;
-    let detail = store.incident(id).await?;
-    let blob_paths: Vec<String> = match &detail {
-        Some(detail) => detail
-            .evidence
-            .iter()
-            .map(|item| {
-                store
-                    .blobs()
-                    .path(&item.content_sha256)
-                    .map(|path| path.display().to_string())
-                    .unwrap_or_default()
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    store.close().await;
-    let Some(detail) = detail else {
+    let Some(detail) = store.incident(id).await? else {
+        store.close().await;
         anyhow::bail!("no incident #{id} in {}", data.display());
     };
+    let blob_paths: Vec<String> = detail
+        .evidence
+        .iter()
+        .map(|item| {
+            store
+                .blobs()
+                .path(&item.content_sha256)
+                .map(|path| path.display().to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let engine = store.engine_incident(id).await?;
+    let now = Timestamp::now();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&detail_json(&detail, &blob_paths))?
-        );
+        let mut document = detail_json(&detail, &blob_paths);
+        document["incident"] = incident_json(&store, rules.as_ref(), &detail.summary, now).await?;
+        println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
-        print_detail(&detail, &blob_paths);
+        print_detail(
+            &detail,
+            &blob_paths,
+            rules.as_ref().zip(engine.as_ref()),
+            now,
+        );
     }
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -123,7 +374,12 @@ fn detail_json(detail: &IncidentDetail, blob_paths: &[String]) -> serde_json::Va
     })
 }
 
-fn print_detail(detail: &IncidentDetail, blob_paths: &[String]) {
+fn print_detail(
+    detail: &IncidentDetail,
+    blob_paths: &[String],
+    engine: Option<(&Rules<'_>, &Incident)>,
+    now: Timestamp,
+) {
     let incident = &detail.summary;
     println!("incident #{}: {}", incident.id, incident.title);
     println!("  site:        {}", incident.site);
@@ -139,6 +395,79 @@ fn print_detail(detail: &IncidentDetail, blob_paths: &[String]) {
     println!("  discovered:  {}", output::time(incident.discovered_at));
     if incident.drill {
         println!("  drill:       yes — 演练，非真实事件");
+    }
+    if let Some((rules, engine)) = engine {
+        if let Some(reporter) = &engine.reporter {
+            println!("  reported by: {reporter} (信息来源)");
+        }
+        let suggestion = suggest_level(rules, engine, now);
+        match engine.decided_level() {
+            Some(decided) => println!(
+                "  level:       {} decided by {} ({}); suggested {}",
+                decided.level, decided.by, decided.reason, suggestion.level
+            ),
+            None => println!(
+                "  level:       {} (suggested, not yet decided)",
+                suggestion.level
+            ),
+        }
+        for reason in suggestion.reasons.iter().take(3) {
+            println!("      - {}", reason.text_en);
+        }
+        println!();
+        println!("clocks:");
+        for clock in clocks(rules, engine, now) {
+            let status = match clock.missed_by_minutes {
+                Some(minutes) => format!("{:?} by {minutes} min", clock.status).to_lowercase(),
+                None => format!("{:?}", clock.status).to_lowercase(),
+            };
+            println!(
+                "  {:<24} due {}  {status}",
+                clock.key,
+                output::time(clock.due.as_millisecond())
+            );
+        }
+        if !engine.exposures.is_empty() {
+            println!();
+            println!("exposure:");
+            for exposure in &engine.exposures {
+                let end = exposure.ended_at.unwrap_or(now);
+                let seconds = end.duration_since(exposure.start.at).as_secs().max(0);
+                println!(
+                    "  {}{} {:?} from {} for {} min {} s{}",
+                    exposure.site,
+                    exposure
+                        .page
+                        .as_deref()
+                        .map(|page| format!("/{page}"))
+                        .unwrap_or_default(),
+                    exposure.kind,
+                    output::time(exposure.start.at.as_millisecond()),
+                    seconds / 60,
+                    seconds % 60,
+                    if exposure.home { " (home page)" } else { "" }
+                );
+            }
+        }
+        let pending: Vec<_> = engine
+            .approvals
+            .iter()
+            .enumerate()
+            .filter(|(_, request)| request.answer.is_none())
+            .collect();
+        if !pending.is_empty() {
+            println!();
+            println!(
+                "waiting for approval (sitewarden incident approve {} --request N --by NAME):",
+                incident.id
+            );
+            for (index, request) in pending {
+                println!(
+                    "  {index}: {:?}, approvers {:?}",
+                    request.action, request.approvers
+                );
+            }
+        }
     }
     println!();
     println!("signals:");
@@ -158,8 +487,13 @@ fn print_detail(detail: &IncidentDetail, blob_paths: &[String]) {
     println!();
     println!("timeline:");
     for event in &detail.events {
+        let text = event
+            .detail
+            .get("detail")
+            .and_then(|detail| detail.as_str())
+            .unwrap_or("");
         println!(
-            "  {} {:<13} by {}",
+            "  {} {:<17} {:<8} {text}",
             output::time(event.at),
             event.kind,
             event.actor

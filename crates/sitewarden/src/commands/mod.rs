@@ -11,7 +11,7 @@ mod init;
 mod serve;
 mod status;
 
-use crate::cli::{Command, EvidenceCommand, IncidentCommand};
+use crate::cli::{Command, EvidenceCommand};
 use anyhow::Context;
 use sitewarden_plan::{LoadError, Plan};
 use sitewarden_store::Store;
@@ -47,10 +47,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => check::run(&plan.plan, &data.data, json).await,
         Command::Serve { plan, data } => serve::run(&plan.plan, &data.data).await,
         Command::Status { plan, data } => status::run(&plan.plan, &data.data).await,
-        Command::Incident { command } => match command {
-            IncidentCommand::List { data, json } => incident::list(&data.data, json).await,
-            IncidentCommand::Show { id, data, json } => incident::show(&data.data, id, json).await,
-        },
+        Command::Incident { command } => incident::run(command).await,
         Command::Evidence { command } => match command {
             EvidenceCommand::Verify { data } => evidence::verify(&data.data).await,
         },

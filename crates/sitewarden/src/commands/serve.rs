@@ -3,6 +3,7 @@
 use super::{load_plan, open_store_with_plan};
 use crate::output;
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
+use sitewarden_runner::Runner;
 use std::path::Path;
 use std::process::ExitCode;
 use tokio::sync::broadcast;
@@ -40,15 +41,53 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
         data.display()
     );
     let cancel = CancellationToken::new();
+    let (runner, problems) = Runner::new(store.clone(), std::sync::Arc::new(plan.clone()))?;
+    for problem in &problems {
+        eprintln!("warning: {problem}; its messages will wait in the outbox as dead letters");
+    }
     let printer = tokio::spawn(print_events(monitor.subscribe(), cancel.clone()));
     let stopper = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let runner_task = tokio::spawn({
+        let runner = runner.clone();
+        let cancel = cancel.clone();
+        async move { runner.run(cancel).await }
+    });
+    let waker = tokio::spawn(wake_runner_on_incidents(
+        monitor.subscribe(),
+        runner,
+        cancel.clone(),
+    ));
     monitor.run(cancel.clone()).await;
     cancel.cancel();
     let _ = printer.await;
+    let _ = runner_task.await;
+    let _ = waker.await;
     stopper.abort();
     store.close().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Wakes the incident runner when a signal opens or joins an incident, so
+/// the first notification does not wait for the next tick.
+pub async fn wake_runner_on_incidents(
+    mut events: broadcast::Receiver<MonitorEvent>,
+    runner: Runner,
+    cancel: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = cancel.cancelled() => return,
+        };
+        match event {
+            Ok(MonitorEvent::IncidentOpened { .. } | MonitorEvent::SignalAttached { .. }) => {
+                runner.wake()
+            }
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Cancels the token on Ctrl-C or SIGTERM.

@@ -1,0 +1,305 @@
+//! The tick: for every active incident, the actions the engine says are
+//! due, carried out and recorded as done.
+
+use crate::channels::channels_from_plan;
+use crate::messages::render;
+use jiff::Timestamp;
+use sitewarden_incident::{Action, Command, Incident, Recipient, Rules, due_actions};
+use sitewarden_notify::{Dispatcher, RetryPolicy};
+use sitewarden_plan::{ChannelKind, Plan, PlaybookAction};
+use sitewarden_store::{ApplyError, NewMessage, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// One action the runner carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedOut {
+    /// The incident.
+    pub incident_id: i64,
+    /// The action's key.
+    pub key: String,
+    /// What was done, as recorded in the timeline.
+    pub detail: String,
+    /// How many messages went to the outbox.
+    pub messages: usize,
+}
+
+/// Why the runner cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The plan cannot be resolved.
+    #[error(transparent)]
+    Rules(#[from] sitewarden_incident::RulesError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Carries out the engine's due actions. Clone is cheap.
+#[derive(Clone)]
+pub struct Runner {
+    store: Store,
+    plan: Arc<Plan>,
+    dispatcher: Dispatcher,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("dispatcher", &self.dispatcher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A runner over a store opened with the plan. Returns the channel
+    /// problems (a secret missing from the environment) beside it: the
+    /// other channels still work.
+    pub fn new(store: Store, plan: Arc<Plan>) -> Result<(Runner, Vec<String>), RunnerError> {
+        Rules::new(&plan)?;
+        let (channels, problems) = channels_from_plan(&plan);
+        let dispatcher = Dispatcher::new(store.clone(), channels, RetryPolicy::default());
+        Ok((
+            Runner {
+                store,
+                plan,
+                dispatcher,
+                wake: Arc::new(Notify::new()),
+            },
+            problems,
+        ))
+    }
+
+    /// The dispatcher sending the outbox.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Ticks at once (call after a new signal), instead of at the next second.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the ticks and the dispatcher until cancelled.
+    pub async fn run(&self, cancel: CancellationToken) {
+        let dispatcher = self.dispatcher.clone();
+        let dispatcher_cancel = cancel.clone();
+        let dispatching = tokio::spawn(async move { dispatcher.run(dispatcher_cancel).await });
+        loop {
+            if let Err(error) = self.tick(Timestamp::now()).await {
+                tracing::warn!("incident runner: {error}");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        let _ = dispatching.await;
+    }
+
+    /// One tick at `now`: every due action of every active incident.
+    pub async fn tick(&self, now: Timestamp) -> Result<Vec<CarriedOut>, RunnerError> {
+        let rules = Rules::new(&self.plan)?;
+        let mut done = Vec::new();
+        for incident in self.store.active_engine_incidents().await? {
+            for action in due_actions(&rules, &incident, now) {
+                done.push(self.carry_out(&rules, &incident, &action, now).await?);
+            }
+        }
+        if done.iter().any(|carried| carried.messages > 0) {
+            self.dispatcher.wake();
+        }
+        Ok(done)
+    }
+
+    async fn carry_out(
+        &self,
+        rules: &Rules<'_>,
+        incident: &Incident,
+        action: &Action,
+        now: Timestamp,
+    ) -> Result<CarriedOut, RunnerError> {
+        let (recipients, mut detail): (Vec<&Recipient>, String) = match action {
+            Action::Reminder {
+                recipients, clock, ..
+            } => (
+                recipients.iter().collect(),
+                format!("reminded of the {}", clock.as_str()),
+            ),
+            Action::Escalate {
+                recipients,
+                clock,
+                missed_by_minutes,
+                ..
+            } => (
+                recipients.iter().collect(),
+                format!(
+                    "escalated: {} missed by {missed_by_minutes} min",
+                    clock.as_str()
+                ),
+            ),
+            Action::Notify {
+                recipients,
+                chain,
+                step,
+                unstaffed_roles,
+                ..
+            } => {
+                let mut detail = format!("chain {chain} step {}", step + 1);
+                if !unstaffed_roles.is_empty() {
+                    let roles: Vec<_> = unstaffed_roles.iter().map(|role| role.as_str()).collect();
+                    detail.push_str(&format!(
+                        "; nobody in the roster holds {}",
+                        roles.join(", ")
+                    ));
+                }
+                (recipients.iter().collect(), detail)
+            }
+            Action::CallTask {
+                assignees,
+                name,
+                phone,
+                fax,
+                ..
+            } => (
+                assignees.iter().collect(),
+                format!(
+                    "task: call {name}{}{}",
+                    phone
+                        .as_deref()
+                        .map(|phone| format!(" on {phone}"))
+                        .unwrap_or_default(),
+                    fax.as_deref()
+                        .map(|fax| format!(", then fax {fax}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            Action::RequestApproval {
+                recipients,
+                step,
+                action: step_action,
+                ..
+            } => {
+                self.apply(incident.id, Command::RequestApproval { step: *step }, now)
+                    .await?;
+                (
+                    recipients.iter().collect(),
+                    format!("approval asked for {}", step_action.as_str()),
+                )
+            }
+            Action::HandOver { to, from, .. } => (
+                to.iter().collect(),
+                format!("handed over from {}", from.join(", ")),
+            ),
+            Action::RunStep {
+                action: step_action,
+                ..
+            } => (Vec::new(), step_detail(*step_action)),
+        };
+
+        let rendered = render(rules, incident, action, now);
+        let created_at = Timestamp::now().as_millisecond();
+        let mut messages = 0;
+        let mut unreachable = Vec::new();
+        for recipient in recipients {
+            for channel_id in &recipient.channels {
+                let Some(address) = self.address(channel_id, recipient) else {
+                    unreachable.push(format!("{} on {channel_id}", recipient.name));
+                    continue;
+                };
+                let message = NewMessage {
+                    id: format!(
+                        "incident-{}/{}/{channel_id}/{}",
+                        incident.id,
+                        action.key(),
+                        recipient.name
+                    ),
+                    incident_id: Some(incident.id),
+                    channel: channel_id.clone(),
+                    recipient: address,
+                    subject: rendered.subject.clone(),
+                    body: rendered.body.clone(),
+                    created_at,
+                };
+                if self.store.enqueue_message(&message).await? {
+                    messages += 1;
+                }
+            }
+        }
+        if messages > 0 {
+            detail.push_str(&format!("; {messages} message(s) to the outbox"));
+        }
+        if !unreachable.is_empty() {
+            detail.push_str(&format!("; no address for {}", unreachable.join(", ")));
+        }
+        self.apply(
+            incident.id,
+            Command::ActionDone {
+                key: action.key().to_string(),
+                detail: detail.clone(),
+            },
+            now,
+        )
+        .await?;
+        Ok(CarriedOut {
+            incident_id: incident.id,
+            key: action.key().to_string(),
+            detail,
+            messages,
+        })
+    }
+
+    /// The recipient's address on a channel: e-mail address, phone number
+    /// (SMS, and the robots' @mention), or the name (webhook).
+    fn address(&self, channel_id: &str, recipient: &Recipient) -> Option<Option<String>> {
+        let kind = self
+            .plan
+            .channels
+            .iter()
+            .find(|channel| channel.id == channel_id)?
+            .kind;
+        Some(match kind {
+            ChannelKind::Email => Some(recipient.email.clone()?),
+            ChannelKind::Sms | ChannelKind::Dingtalk | ChannelKind::Wecom | ChannelKind::Feishu => {
+                Some(recipient.phone.clone())
+            }
+            ChannelKind::Webhook => Some(recipient.name.clone()),
+        })
+    }
+
+    async fn apply(&self, id: i64, command: Command, now: Timestamp) -> Result<(), RunnerError> {
+        match self
+            .store
+            .apply_command(id, command, "sitewarden", now)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ApplyError::Store(error)) => Err(RunnerError::Store(error)),
+            // Refused (already asked, closed meanwhile): nothing to do.
+            Err(error) => {
+                tracing::info!("incident #{id}: {error}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What an automatic playbook step amounts to today. Steps with no
+/// backend yet say so in the timeline rather than pretend.
+fn step_detail(action: PlaybookAction) -> String {
+    match action {
+        PlaybookAction::PreserveEvidence => {
+            "evidence preserved by the detector (see the incident's evidence)".into()
+        }
+        PlaybookAction::Notify => "people notified through the escalation chain".into(),
+        other => format!(
+            "{} ({}): no automatic backend for this step yet — do it by hand and record it in the incident",
+            other.as_str(),
+            other.name_zh()
+        ),
+    }
+}

@@ -1,0 +1,230 @@
+//! The runner over a real store and a real webhook receiver on loopback:
+//! an incident's first notification reaches the duty officer's channel,
+//! nothing is sent twice, a reminder comes before the initial-report
+//! deadline and an escalation after it is missed, and an acknowledgement
+//! stops the chain.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use jiff::{Timestamp, ToSpan};
+use sitewarden_incident::{Command, SignalKind};
+use sitewarden_plan::Plan;
+use sitewarden_runner::Runner;
+use sitewarden_store::{OutboxState, Store};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+type Inbox = Arc<Mutex<Vec<serde_json::Value>>>;
+
+async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) -> &'static str {
+    let signature = headers
+        .get("x-sitewarden-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let timestamp: i64 = headers
+        .get("x-sitewarden-timestamp")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(
+        signature,
+        sitewarden_notify::webhook_signature("duty-room-secret", timestamp, &body)
+    );
+    inbox
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    "ok"
+}
+
+fn plan(url: &str) -> Plan {
+    Plan::from_toml_str(&format!(
+        r#"
+[organisation]
+name = "示例县人民政府"
+
+[[units]]
+id = "office"
+name = "示例县人民政府办公室"
+
+[[sites]]
+name = "county"
+title = "示例县人民政府门户网站"
+importance = "重要"
+
+[[sites.pages]]
+name = "home"
+url = "https://www.example.gov.test/"
+
+[[roster]]
+name = "王小明"
+unit = "office"
+roles = ["duty_officer"]
+phone = "138-0000-0001"
+
+[[roster]]
+name = "李建国"
+unit = "office"
+roles = ["office_director"]
+phone = "138-0000-0002"
+
+[[roster]]
+name = "张丽"
+unit = "office"
+roles = ["deputy_leader"]
+phone = "138-0000-0003"
+
+[[channels]]
+id = "duty-room"
+type = "webhook"
+url = "{url}"
+secret = "duty-room-secret"
+
+[routing]
+default = ["duty-room"]
+"#
+    ))
+    .expect("valid plan")
+}
+
+#[tokio::test]
+async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
+    let inbox: Inbox = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(inbox.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let plan = Arc::new(plan(&url));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path())
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap();
+    let (runner, problems) = Runner::new(store.clone(), plan).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    let discovered: Timestamp = "2026-11-26T01:00:00Z".parse().unwrap();
+    let incident = store
+        .open_reported_incident(
+            "county",
+            Some("home"),
+            SignalKind::Defacement,
+            "首页被篡改",
+            "王小明",
+            discovered,
+            false,
+        )
+        .await
+        .unwrap();
+
+    // Detection → the duty officer's message handed to the channel.
+    let started = std::time::Instant::now();
+    let first = runner.tick(discovered).await.unwrap();
+    assert!(first.iter().any(|done| done.messages > 0), "{first:?}");
+    runner.dispatcher().deliver_due().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    let received = inbox.lock().unwrap().clone();
+    // The chain's first step tells the duty officer; the playbook's
+    // approval steps ask the approvers (the deputy leader here) at once.
+    let to_duty_officer: Vec<_> = received
+        .iter()
+        .filter(|m| m["recipient"] == "王小明")
+        .collect();
+    assert_eq!(to_duty_officer.len(), 1, "{received:?}");
+    let subject = to_duty_officer[0]["subject"].as_str().unwrap();
+    assert!(
+        subject.contains("首页被篡改") && subject.contains("事件通知"),
+        "{subject}"
+    );
+    let body = to_duty_officer[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("初次报告：2026-11-26 09:30"),
+        "times in the plan's zone: {body}"
+    );
+    assert!(body.contains("Next deadline: initial report"), "{body}");
+    assert!(
+        received
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap().contains("请审批")),
+        "{received:?}"
+    );
+    let approvals = store
+        .engine_incident(incident.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .approvals;
+    assert!(
+        !approvals.is_empty(),
+        "approval requests are recorded in the incident"
+    );
+
+    // The same tick again does nothing twice.
+    assert!(runner.tick(discovered).await.unwrap().is_empty());
+
+    // 25 minutes in: the reminder before the 30-minute initial report.
+    let reminders = runner.tick(discovered + 25.minutes()).await.unwrap();
+    assert!(
+        reminders.iter().any(|done| done.key.contains("remind")),
+        "{reminders:?}"
+    );
+
+    // 31 minutes in, no report: escalated to the people above.
+    let escalations = runner.tick(discovered + 31.minutes()).await.unwrap();
+    assert!(
+        escalations
+            .iter()
+            .any(|done| done.detail.starts_with("escalated: initial_report")),
+        "{escalations:?}"
+    );
+
+    // An acknowledgement stops the chain's later steps.
+    store
+        .apply_command(
+            incident.id,
+            Command::Acknowledge,
+            "李建国",
+            discovered + 32.minutes(),
+        )
+        .await
+        .unwrap();
+    let after_ack = runner.tick(discovered + 45.minutes()).await.unwrap();
+    assert!(
+        after_ack
+            .iter()
+            .all(|done| !done.detail.starts_with("chain")),
+        "{after_ack:?}"
+    );
+
+    runner.dispatcher().deliver_due().await.unwrap();
+    let sent = store.messages_in_state(OutboxState::Sent).await.unwrap();
+    assert_eq!(
+        sent.len(),
+        inbox.lock().unwrap().len(),
+        "every message sent exactly once"
+    );
+    let timeline = store
+        .engine_incident(incident.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .timeline;
+    assert!(
+        timeline
+            .events()
+            .iter()
+            .any(|event| event.detail.contains("message(s) to the outbox"))
+    );
+}
