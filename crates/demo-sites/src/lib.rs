@@ -20,6 +20,29 @@ mod server;
 
 pub use calendar::{format_chinese_date, next_day};
 pub use duty_room::{DutyMessage, DutyRoom};
+
+/// Options that make the sample plan watch these running sample sites on
+/// loopback: their hosts resolved to 127.0.0.1, their ports in the page
+/// URLs, the given check interval, and every notification sent to the
+/// duty room when one is given (so no sample channel host is contacted).
+pub fn loopback_plan_options(
+    sites: &[&SiteServer],
+    interval_seconds: u32,
+    duty_room: Option<&DutyRoom>,
+) -> sitewarden_plan::SampleOptions {
+    sitewarden_plan::SampleOptions {
+        interval_seconds: Some(interval_seconds),
+        resolve: sites
+            .iter()
+            .map(|site| (site.host().to_string(), "127.0.0.1".to_string()))
+            .collect(),
+        ports: sites
+            .iter()
+            .map(|site| (site.host().to_string(), site.addr().port()))
+            .collect(),
+        notify_webhook: duty_room.map(|room| (room.url(), room.secret().to_string())),
+    }
+}
 pub use render::render_page;
 pub use server::SiteServer;
 

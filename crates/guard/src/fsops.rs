@@ -5,9 +5,10 @@
 //! `O_NOFOLLOW`, so a symlink planted anywhere in the root (to `/etc`, to
 //! another site) is treated as the link it is and never as what it points
 //! to, and nothing is ever written outside the root. Writes that replace a
-//! file go to a temporary file in the same directory, are fsynced and then
-//! renamed over the target, so a reader (or a crash, or a full disk) never
-//! sees a half-written page.
+//! file go to a temporary file in the same directory, written whole and
+//! then renamed over the target, so a reader (or a full disk) never sees a
+//! half-written page; the caller fsyncs the file after the rename, off the
+//! repair path (see [`write_file_atomic`]).
 //!
 //! This module knows nothing of manifests or policy beyond turning a
 //! `stat` into an [`Entry`].
@@ -197,14 +198,24 @@ fn apply_owner_and_mode(fd: BorrowedFd<'_>, entry: &Entry) -> io::Result<()> {
 }
 
 /// Writes `bytes` as `name` inside `dir` with the entry's mode and owner:
-/// temp file, fsync, rename over. On any failure the temp file is removed
-/// and the old `name` is left as it was.
+/// temp file, complete write, rename over; returns the file, renamed in
+/// place but not yet fsynced. On any failure the temp file is removed and
+/// the old `name` is left as it was.
+///
+/// The caller makes the file durable (`sync_all`), off the repair path:
+/// a reader sees the whole new page the moment it is renamed in, and an
+/// fsync here would make the page wait for every other writer's journal
+/// commit on the file system (the store's SQLite fsyncs among them) —
+/// that wait was the tamper → restored p99. A full disk is still refused
+/// before the rename (the write fails), and a crash before the later fsync
+/// can at worst leave a page that the start-up check repairs from the
+/// vault, which is fsynced.
 pub fn write_file_atomic(
     dir: BorrowedFd<'_>,
     name: &[u8],
     bytes: &[u8],
     entry: &Entry,
-) -> io::Result<()> {
+) -> io::Result<std::fs::File> {
     let temp = temp_name();
     let fd = rustix::fs::openat(
         dir,
@@ -217,9 +228,8 @@ pub fn write_file_atomic(
         let mut file = std::fs::File::from(fd);
         io::Write::write_all(&mut file, bytes)?;
         apply_owner_and_mode(file.as_fd(), entry)?;
-        file.sync_all()?;
-        drop(file);
-        rustix::fs::renameat(dir, temp.as_slice(), dir, name).map_err(errno)
+        rustix::fs::renameat(dir, temp.as_slice(), dir, name).map_err(errno)?;
+        Ok(file)
     })();
     if result.is_err() {
         let _ = rustix::fs::unlinkat(dir, temp.as_slice(), AtFlags::empty());

@@ -10,7 +10,9 @@
 //! symlink), `data` (the guard's files in the data directory), `scan`
 //! (reading a whole tree), `repair` (bringing a tree back to its version),
 //! `watch` (inotify events → repairs, rescans, version switches),
-//! `report` (repairs → signals and evidence), `publish` (baseline,
+//! `report` (repairs → signals and evidence), `service` (a watcher and the
+//! task that raises its repairs in the store, for `guard watch` and
+//! `serve`), `publish` (baseline,
 //! publish, maintenance windows, rollback, export and import).
 //!
 //! The guard does not decide incidents: each repair becomes a
@@ -28,6 +30,7 @@ mod relpath;
 mod repair;
 mod report;
 mod scan;
+mod service;
 mod watch;
 
 pub use data::{
@@ -43,4 +46,5 @@ pub use relpath::{RelPath, RelPathError};
 pub use repair::{Action, Approved, Quarantined, Repair, Repairer};
 pub use report::{MAX_EVIDENCE_FILES, signal_for};
 pub use scan::{ScanOutput, scan_tree};
+pub use service::{GuardReport, GuardSummary, guard_root};
 pub use watch::{WatchConfig, WatchEvent, watch};

@@ -8,7 +8,9 @@
 //! node is judged by `policy::decide` and the decision carried out:
 //! the attacker's bytes go to the quarantine *before* anything is removed or
 //! replaced, approved content comes from the vault only after its BLAKE3 is
-//! verified, and files are written temp → fsync → rename.
+//! verified, and files are written temp → rename, then fsynced by a
+//! separate thread (the [`Syncer`]) so a restore never waits for a journal
+//! commit.
 //!
 //! A cache of `StatKey`s of files verified since the last manifest switch
 //! lets repeated checks skip re-hashing unchanged files. This module does
@@ -25,8 +27,83 @@ use rustix::fs::FileType;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Makes restored files durable off the repair path: a thread that fsyncs
+/// each file handed to it, in order. A page is served the moment it is
+/// renamed in; its fsync (which on a shared file system waits for every
+/// other writer's journal commit, tens to hundreds of milliseconds under
+/// load) must not hold up the next repair. Dropping the syncer waits for
+/// every pending fsync.
+struct Syncer {
+    sender: Option<mpsc::Sender<(RelPath, std::fs::File)>>,
+    thread: Option<JoinHandle<()>>,
+    /// Files whose fsync failed, with the error, until taken.
+    failures: Arc<Mutex<Vec<(RelPath, String)>>>,
+}
+
+impl Syncer {
+    fn new() -> Syncer {
+        let (sender, files) = mpsc::channel::<(RelPath, std::fs::File)>();
+        let failures: Arc<Mutex<Vec<(RelPath, String)>>> = Arc::default();
+        let failed = failures.clone();
+        let thread = std::thread::Builder::new()
+            .name("guard-fsync".into())
+            .spawn(move || {
+                for (path, file) in files {
+                    if let Err(error) = file.sync_all() {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .push((path, error.to_string()));
+                    }
+                }
+            })
+            .ok();
+        Syncer {
+            sender: thread.as_ref().map(|_| sender),
+            thread,
+            failures,
+        }
+    }
+
+    /// Fsyncs `file` soon (at once, on this thread, if there is no syncer
+    /// thread).
+    fn sync(&self, path: RelPath, file: std::fs::File) {
+        let unsent = match &self.sender {
+            Some(sender) => sender.send((path, file)).err().map(|error| error.0),
+            None => Some((path, file)),
+        };
+        if let Some((path, file)) = unsent
+            && let Err(error) = file.sync_all()
+        {
+            self.failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push((path, error.to_string()));
+        }
+    }
+
+    fn take_failures(&self) -> Vec<(RelPath, String)> {
+        std::mem::take(
+            &mut *self
+                .failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
 
 /// The approved version in memory, indexed for the hot path.
 #[derive(Debug)]
@@ -145,6 +222,7 @@ pub struct Repairer {
     vault: Vault,
     quarantine: Quarantine,
     verified: HashMap<RelPath, StatKey>,
+    syncer: Syncer,
 }
 
 /// Ignores "not found" while resolving, which only means it changed again.
@@ -170,6 +248,7 @@ impl Repairer {
             vault,
             quarantine,
             verified: HashMap::new(),
+            syncer: Syncer::new(),
         })
     }
 
@@ -183,6 +262,17 @@ impl Repairer {
     pub fn switch(&mut self, approved: Arc<Approved>) {
         self.approved = approved;
         self.verified.clear();
+    }
+
+    /// Restored files whose fsync (made after the restore, off the repair
+    /// path) failed since the last call, with the error. They are dropped
+    /// from the verified-file cache, so checking them again re-hashes them.
+    pub fn take_sync_failures(&mut self) -> Vec<(RelPath, String)> {
+        let failures = self.syncer.take_failures();
+        for (path, _) in &failures {
+            self.verified.remove(path);
+        }
+        failures
     }
 
     /// Forgets every verified file, so the next check re-hashes everything.
@@ -555,10 +645,11 @@ impl Repairer {
         match &entry.kind {
             EntryKind::File { blake3, .. } => {
                 let bytes = self.vault.get(blake3).map_err(std::io::Error::other)?;
-                fsops::write_file_atomic(dir, name, &bytes, entry)?;
+                let file = fsops::write_file_atomic(dir, name, &bytes, entry)?;
                 if let Ok(Some(stat)) = fsops::lstat_at(dir, name) {
                     self.verified.insert(path.clone(), StatKey::of(&stat));
                 }
+                self.syncer.sync(path.clone(), file);
                 Ok(())
             }
             EntryKind::Dir => fsops::make_dir_at(dir, name, entry).map(drop),

@@ -274,6 +274,12 @@ pub fn watch(
                     "cannot read the maintenance window: {error}"
                 ))),
             }
+            for (path, error) in repairer.take_sync_failures() {
+                on_event(WatchEvent::Warning(format!(
+                    "{path} was restored but could not be made durable (fsync: {error}); checking it again"
+                )));
+                retry.insert(path);
+            }
             if last_full.elapsed() >= rescan_interval && need_full.is_none() {
                 need_full = Some("periodic".into());
             }

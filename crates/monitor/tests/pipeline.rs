@@ -3,11 +3,11 @@
 //! the verdict, the incident, the evidence and the recovery are asserted.
 
 use sitewarden_analysis::Verdict;
-use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
+use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant, loopback_plan_options};
 use sitewarden_monitor::{
     CheckOutcome, DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms,
 };
-use sitewarden_plan::{Plan, SampleOptions, sample_plan_with};
+use sitewarden_plan::{Plan, sample_plan_with};
 use sitewarden_store::Store;
 use std::time::Duration;
 
@@ -21,18 +21,7 @@ struct Fixture {
 }
 
 fn plan_for(servers: &[&SiteServer], interval_seconds: u32) -> Plan {
-    let text = sample_plan_with(&SampleOptions {
-        interval_seconds: Some(interval_seconds),
-        resolve: servers
-            .iter()
-            .map(|s| (s.host().to_string(), "127.0.0.1".to_string()))
-            .collect(),
-        ports: servers
-            .iter()
-            .map(|s| (s.host().to_string(), s.addr().port()))
-            .collect(),
-        notify_webhook: None,
-    });
+    let text = sample_plan_with(&loopback_plan_options(servers, interval_seconds, None));
     Plan::from_toml_str(&text).expect("the sample plan is valid")
 }
 

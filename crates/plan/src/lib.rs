@@ -28,8 +28,9 @@ mod validate;
 pub use error::{LoadError, PlanError, PlanErrors};
 pub use model::{
     BAIDUSPIDER_USER_AGENT, CrawlerAgent, DEFAULT_BROWSER_USER_AGENT, Deadlines,
-    GOOGLEBOT_USER_AGENT, ImHandles, Importance, LevelDef, LexiconDef, Organisation, Page, Person,
-    Plan, ProbeSettings, ResponsibleUnits, Role, Site, Unit, UnitKind, default_levels,
+    GOOGLEBOT_USER_AGENT, GuardSettings, ImHandles, Importance, LevelDef, LexiconDef, Organisation,
+    Page, Person, Plan, ProbeSettings, ResponsibleUnits, Role, Site, Unit, UnitKind, WebRoot,
+    default_levels,
 };
 pub use response::{
     Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty, Escalation, EscalationChain,

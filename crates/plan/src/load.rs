@@ -27,8 +27,8 @@
 
 use crate::error::{PlanError, PlanErrors};
 use crate::model::{
-    Deadlines, LevelDef, LexiconDef, Organisation, Page, Person, Plan, ProbeSettings, Site, Unit,
-    default_levels,
+    Deadlines, GuardSettings, LevelDef, LexiconDef, Organisation, Page, Person, Plan,
+    ProbeSettings, Site, Unit, default_levels,
 };
 use crate::path;
 use crate::response::{
@@ -288,6 +288,7 @@ struct Loaded {
     deadlines: Option<Deadlines>,
     levels: Section<LevelDef>,
     probe: Option<ProbeSettings>,
+    guard: Option<GuardSettings>,
     lexicons: Section<LexiconDef>,
     trusted_domains: Option<Vec<String>>,
     units: Section<Unit>,
@@ -410,6 +411,7 @@ impl Loaded {
             deadlines: self.deadlines.as_ref(),
             levels: self.levels.items(),
             probe: self.probe.as_ref(),
+            guard: self.guard.as_ref(),
             lexicons: self.lexicons.items(),
             trusted_domains: self.trusted_domains.as_deref(),
             units: self.units.items(),
@@ -446,6 +448,7 @@ impl Loaded {
             deadlines: self.deadlines?,
             levels: self.levels.into_complete()?,
             probe: self.probe?,
+            guard: self.guard?,
             lexicons: self.lexicons.into_complete()?,
             trusted_domains: self.trusted_domains?,
             units: self.units.into_complete()?,
@@ -500,6 +503,7 @@ impl Loader {
             deadlines: Some(Deadlines::default()),
             levels: Section::of(default_levels()),
             probe: Some(ProbeSettings::default()),
+            guard: Some(GuardSettings::default()),
             lexicons: Section::of(Vec::new()),
             trusted_domains: Some(Vec::new()),
             units: Section::of(Vec::new()),
@@ -520,6 +524,7 @@ impl Loader {
                 "deadlines" => loaded.deadlines = self.element("deadlines", value),
                 "levels" => loaded.levels = self.array("levels", value),
                 "probe" => loaded.probe = self.element("probe", value),
+                "guard" => loaded.guard = self.element("guard", value),
                 "lexicons" => loaded.lexicons = self.array("lexicons", value),
                 "trusted_domains" => {
                     loaded.trusted_domains = self.element("trusted_domains", value);

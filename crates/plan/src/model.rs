@@ -38,6 +38,10 @@ pub struct Plan {
     /// name resolution overrides.
     #[serde(default)]
     pub probe: ProbeSettings,
+    /// How the web-root guard runs (its safety-net full check); the roots
+    /// it guards are listed per site (`[[sites.web_roots]]`).
+    #[serde(default)]
+    pub guard: GuardSettings,
     /// Plan-wide extra sensitive terms, added to the built-in lexicons of the
     /// page analysis.
     #[serde(default)]
@@ -93,6 +97,14 @@ impl Plan {
         self.sites
             .iter()
             .flat_map(|site| site.pages.iter().map(move |page| (site, page)))
+    }
+
+    /// Every web root of every site, with the site it belongs to, in file
+    /// order.
+    pub fn web_roots(&self) -> impl Iterator<Item = (&Site, &WebRoot)> {
+        self.sites
+            .iter()
+            .flat_map(|site| site.web_roots.iter().map(move |root| (site, root)))
     }
 
     /// The site with this `name`, if the plan has one.
@@ -345,6 +357,51 @@ impl Default for ProbeSettings {
     }
 }
 
+/// How the web-root guard runs (`[guard]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuardSettings {
+    /// Seconds between two full checks of a guarded root: a safety net
+    /// behind the real-time (inotify) events, which repair within
+    /// milliseconds. A full check only re-hashes files whose inode, size,
+    /// mtime or ctime changed.
+    pub rescan_interval_seconds: u32,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            rescan_interval_seconds: 300,
+        }
+    }
+}
+
+impl GuardSettings {
+    /// The interval between full checks.
+    pub fn rescan_interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.rescan_interval_seconds))
+    }
+}
+
+/// A web root of a site on this server, guarded against tampering
+/// (`[[sites.web_roots]]`): `sitewarden serve` watches it and restores its
+/// approved version (recorded by `sitewarden guard baseline`) on any change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebRoot {
+    /// The web root's absolute path on this server (e.g. `/srv/www/portal`).
+    /// It need not exist when the plan is checked: the guard reports a
+    /// missing root when it starts.
+    pub path: PathBuf,
+    /// Directories, relative to the root, where new files may appear (user
+    /// uploads); a script there is still a web shell and is quarantined.
+    #[serde(default)]
+    pub upload_dirs: Vec<String>,
+    /// Globs, relative to the root, of paths that are not guarded (caches,
+    /// logs), e.g. `cache/**`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
 /// A search-engine crawler the probe impersonates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrawlerAgent {
@@ -431,6 +488,8 @@ pub struct Site {
     pub trusted_domains: Vec<String>,
     /// The pages of the site that are checked.
     pub pages: Vec<Page>,
+    /// The site's web roots on this server that the guard protects.
+    pub web_roots: Vec<WebRoot>,
     /// What kind of website it is in the national grading guide's terms.
     pub tier: SiteTier,
     /// The site's operator type when it differs from the organisation's
@@ -454,6 +513,8 @@ struct SiteFields {
     #[serde(default)]
     pages: Vec<Page>,
     #[serde(default)]
+    web_roots: Vec<WebRoot>,
+    #[serde(default)]
     tier: SiteTier,
     #[serde(default)]
     operator_type: Option<OperatorType>,
@@ -468,6 +529,7 @@ impl From<SiteFields> for Site {
             units: fields.units,
             trusted_domains: fields.trusted_domains,
             pages: fields.pages,
+            web_roots: fields.web_roots,
             tier: fields.tier,
             operator_type: fields.operator_type,
         }

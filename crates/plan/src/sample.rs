@@ -307,6 +307,17 @@ name = "示例省委网信办"
 kind = "authority"
 phone = "0000-66000007"
 
+# ──────────────── 网页防篡改 Web-root guard (PLAN §7) ────────────────
+# 在网站服务器上运行 sitewarden serve 时，守护各网站 [[sites.web_roots]] 列出的网站根目录：
+# 任何改动在毫秒内恢复为核准版本，攻击者留下的文件隔离保存为证据。
+# rescan_interval_seconds：全量核查的间隔（秒，1–86400），作为实时事件之外的兜底。
+# On the web server, sitewarden serve guards the roots listed in [[sites.web_roots]]:
+# any change is restored to the approved version within milliseconds, and what the
+# attacker left is kept as evidence. rescan_interval_seconds: seconds between full
+# checks (1–86400), a safety net behind the real-time events.
+[guard]
+rescan_interval_seconds = 300
+
 # ──────────────────── 网站 Sites (PLAN §1) ────────────────────
 # name：网站标识，小写字母、数字和 "-"。title：网站名称。
 # importance（重要性）："特别重要"、"重要" 或 "一般"（也可写 critical / important / general），
@@ -363,6 +374,21 @@ url = "@PORTAL@/tzgg/index.html"
 volatile = [".date"]
 lexicon = ["示例省财政厅网站已被入侵"]
 # interval_seconds = 300
+
+# 本网站在这台服务器上的网站根目录，由防篡改守护（见 docs/guard.md）。先用
+# sitewarden guard baseline --root 路径 --site portal 核准当前内容；检查计划时不要求目录存在。
+# path：绝对路径。upload_dirs：允许出现新文件的上传目录（相对根目录）；上传目录中的脚本
+# （.php、.jsp 等）仍视为网页木马隔离。exclude：不守护的路径（相对根目录的 glob，如缓存、日志）。
+# The site's web root on this server, guarded against tampering (docs/guard.md).
+# Approve its content first with sitewarden guard baseline --root PATH --site portal;
+# checking the plan does not need the directory to exist. path: absolute.
+# upload_dirs: directories (relative to the root) where new files may appear; a
+# script there (.php, .jsp…) is still quarantined as a web shell. exclude: globs,
+# relative to the root, of paths not guarded (caches, logs).
+[[sites.web_roots]]
+path = "/srv/www/portal"
+upload_dirs = ["uploads"]
+exclude = ["cache/**", "*.log"]
 
 [[sites]]
 name = "zfcg"

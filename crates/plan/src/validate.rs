@@ -13,7 +13,8 @@
 
 use crate::error::PlanError;
 use crate::model::{
-    Deadlines, LevelDef, LexiconDef, Organisation, Page, Person, Plan, ProbeSettings, Site, Unit,
+    Deadlines, GuardSettings, LevelDef, LexiconDef, Organisation, Page, Person, Plan,
+    ProbeSettings, Site, Unit, WebRoot,
 };
 use crate::path;
 use crate::response::{
@@ -22,8 +23,31 @@ use crate::response::{
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
+use std::path::{Component, Path};
 
 mod response_rules;
+
+/// What is wrong with `dir` as a directory relative to a web root, if
+/// anything: the guard takes it one component at a time under the root.
+fn relative_dir_problem(dir: &str) -> Option<&'static str> {
+    if dir.trim().is_empty() {
+        return Some("must not be empty");
+    }
+    if dir.starts_with('/') {
+        return Some("must be relative to the web root, such as \"uploads\" (no leading \"/\")");
+    }
+    let dir = dir.trim_end_matches('/');
+    if dir.contains('\0') {
+        return Some("must not contain a NUL character");
+    }
+    if dir
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Some("must be a plain relative path: no empty, \".\" or \"..\" components");
+    }
+    None
+}
 
 /// Longest accepted check interval: a page checked less than once a day is
 /// not being monitored.
@@ -66,6 +90,7 @@ pub(crate) struct Parts<'a> {
     pub deadlines: Option<&'a Deadlines>,
     pub levels: Items<'a, LevelDef>,
     pub probe: Option<&'a ProbeSettings>,
+    pub guard: Option<&'a GuardSettings>,
     pub lexicons: Items<'a, LexiconDef>,
     pub trusted_domains: Option<&'a [String]>,
     pub units: Items<'a, Unit>,
@@ -105,6 +130,7 @@ impl<'a> Parts<'a> {
             deadlines: Some(&plan.deadlines),
             levels: Items::all(&plan.levels),
             probe: Some(&plan.probe),
+            guard: Some(&plan.guard),
             lexicons: Items::all(&plan.lexicons),
             trusted_domains: Some(&plan.trusted_domains),
             units: Items::all(&plan.units),
@@ -157,6 +183,12 @@ pub(crate) fn validate(parts: &Parts<'_>) -> Vec<PlanError> {
     checker.levels(&parts.levels);
     if let Some(probe) = parts.probe {
         checker.probe(probe);
+    }
+    if let Some(guard) = parts.guard {
+        checker.interval(
+            "guard.rescan_interval_seconds".into(),
+            guard.rescan_interval_seconds,
+        );
     }
     checker.lexicons(&parts.lexicons);
     if let Some(domains) = parts.trusted_domains {
@@ -365,10 +397,14 @@ impl Checker {
             self.report("sites", "at least one site is required ([[sites]])");
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
+        // Every web root so far, with its place, across sites: one root is
+        // guarded by one watcher.
+        let mut roots: Vec<(String, &Path)> = Vec::new();
         for parts in sites {
             let at = path::index("sites", parts.index);
             if let Some(site) = parts.site {
                 self.site(&at, site, unit_ids);
+                self.web_roots(&path::key(&at, "web_roots"), &site.web_roots, &mut roots);
                 if let Some(first) = repeat_of(&mut seen, site.name.as_str(), parts.index) {
                     self.report(
                         path::key(&at, "name"),
@@ -403,6 +439,84 @@ impl Checker {
             self.unit_reference(path::key(&units_at, duty), id, unit_ids);
         }
         self.domains(&path::key(at, "trusted_domains"), &site.trusted_domains);
+    }
+
+    /// A site's web roots: the shape only. A root need not exist when the
+    /// plan is checked (the plan is often written before the server is set
+    /// up); the guard reports a missing root when it starts.
+    fn web_roots<'a>(
+        &mut self,
+        at: &str,
+        web_roots: &'a [WebRoot],
+        roots: &mut Vec<(String, &'a Path)>,
+    ) {
+        for (index, root) in web_roots.iter().enumerate() {
+            let root_at = path::index(at, index);
+            let path_at = path::key(&root_at, "path");
+            let shown = path::quoted(&root.path.to_string_lossy());
+            if root.path.as_os_str().is_empty() {
+                self.report(path_at, "must not be empty");
+            } else if !root.path.is_absolute() {
+                self.report(
+                    path_at,
+                    format!("{shown} is not an absolute path such as \"/srv/www/portal\""),
+                );
+            } else if root
+                .path
+                .components()
+                .any(|component| matches!(component, Component::ParentDir | Component::CurDir))
+            {
+                self.report(
+                    path_at,
+                    format!("{shown} must not contain \".\" or \"..\" components"),
+                );
+            } else if root.path.parent().is_none() {
+                self.report(
+                    path_at,
+                    "must not be the file system root \"/\": name the web root itself",
+                );
+            } else {
+                let overlap = roots.iter().find(|(_, other)| {
+                    root.path.starts_with(other) || other.starts_with(&root.path)
+                });
+                match overlap {
+                    Some((other_at, other)) if *other == root.path.as_path() => self.report(
+                        path_at,
+                        format!("duplicate web root {shown} (also {other_at})"),
+                    ),
+                    Some((other_at, other)) => self.report(
+                        path_at,
+                        format!(
+                            "{shown} overlaps the web root {} ({other_at}): a tree is guarded \
+                             by one watcher; guard the outer root once and use exclude for \
+                             what it must not restore",
+                            path::quoted(&other.to_string_lossy())
+                        ),
+                    ),
+                    None => roots.push((path::key(&root_at, "path"), &root.path)),
+                }
+            }
+            let uploads_at = path::key(&root_at, "upload_dirs");
+            for (index, dir) in root.upload_dirs.iter().enumerate() {
+                if let Some(problem) = relative_dir_problem(dir) {
+                    self.report(
+                        path::index(&uploads_at, index),
+                        format!("{} {problem}", path::quoted(dir)),
+                    );
+                }
+            }
+            let exclude_at = path::key(&root_at, "exclude");
+            for (index, pattern) in root.exclude.iter().enumerate() {
+                if pattern.trim().is_empty() {
+                    self.report(path::index(&exclude_at, index), "must not be empty");
+                } else if let Err(error) = globset::Glob::new(pattern) {
+                    self.report(
+                        path::index(&exclude_at, index),
+                        format!("invalid glob {}: {}", path::quoted(pattern), error.kind()),
+                    );
+                }
+            }
+        }
     }
 
     fn pages(&mut self, at: &str, pages: &Items<'_, Page>) {

@@ -814,3 +814,103 @@ duty_officer = []
         ],
     );
 }
+
+#[test]
+fn web_roots_and_the_guard_default_to_none_and_five_minutes() {
+    let plan = load(MINIMAL);
+    assert_eq!(plan.guard.rescan_interval_seconds, 300);
+    assert_eq!(plan.guard.rescan_interval(), Duration::from_secs(300));
+    assert_eq!(plan.web_roots().count(), 0);
+}
+
+#[test]
+fn web_roots_are_read_per_site_and_need_not_exist() {
+    let plan = load(
+        r##"
+[organisation]
+name = "示例单位"
+[guard]
+rescan_interval_seconds = 60
+[[sites]]
+name = "portal"
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+[[sites.web_roots]]
+path = "/nonexistent/sitewarden-test/portal"
+upload_dirs = ["uploads", "files/2024/"]
+exclude = ["cache/**", "*.log"]
+[[sites.web_roots]]
+path = "/nonexistent/sitewarden-test/portal-en"
+"##,
+    );
+    assert_eq!(plan.guard.rescan_interval_seconds, 60);
+    let roots: Vec<(&str, &str, usize, usize)> = plan
+        .web_roots()
+        .map(|(site, root)| {
+            (
+                site.name.as_str(),
+                root.path.to_str().unwrap(),
+                root.upload_dirs.len(),
+                root.exclude.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roots,
+        [
+            ("portal", "/nonexistent/sitewarden-test/portal", 2, 2),
+            ("portal", "/nonexistent/sitewarden-test/portal-en", 0, 0),
+        ]
+    );
+}
+
+#[test]
+fn every_mistake_in_web_roots_and_the_guard_is_reported_with_its_path() {
+    check(
+        r##"
+[organisation]
+name = "x"
+[guard]
+rescan_interval_seconds = 0
+[[sites]]
+name = "a"
+[[sites.pages]]
+url = "https://a.test/"
+[[sites.web_roots]]
+path = "www/a"
+upload_dirs = ["/uploads", "", "up/../etc", "ok/"]
+exclude = ["cache/[", " "]
+[[sites.web_roots]]
+path = "/srv/www/a"
+[[sites.web_roots]]
+path = "/"
+[[sites.web_roots]]
+path = "/srv/www/../etc"
+[[sites]]
+name = "b"
+[[sites.pages]]
+url = "https://b.test/"
+[[sites.web_roots]]
+path = "/srv/www/a"
+[[sites.web_roots]]
+path = "/srv/www/a/sub"
+[[sites.web_roots]]
+path = "/srv/www/b"
+root = "/srv"
+"##,
+        &[
+            "guard.rescan_interval_seconds: must be between 1 and 86400 seconds (one day), not 0 (line 5)",
+            "sites[0].web_roots[0].path: \"www/a\" is not an absolute path such as \"/srv/www/portal\" (line 11)",
+            "sites[0].web_roots[0].upload_dirs[0]: \"/uploads\" must be relative to the web root, such as \"uploads\" (no leading \"/\") (line 12)",
+            "sites[0].web_roots[0].upload_dirs[1]: \"\" must not be empty (line 12)",
+            "sites[0].web_roots[0].upload_dirs[2]: \"up/../etc\" must be a plain relative path: no empty, \".\" or \"..\" components (line 12)",
+            "sites[0].web_roots[0].exclude[0]: invalid glob \"cache/[\": unclosed character class; missing ']' (line 13)",
+            "sites[0].web_roots[0].exclude[1]: must not be empty (line 13)",
+            "sites[0].web_roots[2].path: must not be the file system root \"/\": name the web root itself (line 17)",
+            "sites[0].web_roots[3].path: \"/srv/www/../etc\" must not contain \".\" or \"..\" components (line 19)",
+            "sites[1].web_roots[0].path: duplicate web root \"/srv/www/a\" (also sites[0].web_roots[1].path) (line 25)",
+            "sites[1].web_roots[1].path: \"/srv/www/a/sub\" overlaps the web root \"/srv/www/a\" (sites[0].web_roots[1].path): a tree is guarded by one watcher; guard the outer root once and use exclude for what it must not restore (line 27)",
+            "sites[1].web_roots[2].root: unknown key (line 30)",
+        ],
+    );
+}

@@ -1,8 +1,8 @@
 //! The `sitewarden` binary as a user runs it, against invented sample sites
 //! served on loopback port 0.
 
-use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant};
-use sitewarden_plan::{SampleOptions, sample_plan_with};
+use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, Variant, loopback_plan_options};
+use sitewarden_plan::sample_plan_with;
 use std::path::Path;
 use std::process::Output;
 use tokio::process::Command;
@@ -102,18 +102,7 @@ volatile = ["div[["]
 }
 
 async fn write_plan(dir: &Path, servers: &[&SiteServer]) -> String {
-    let text = sample_plan_with(&SampleOptions {
-        interval_seconds: Some(60),
-        resolve: servers
-            .iter()
-            .map(|s| (s.host().to_string(), "127.0.0.1".to_string()))
-            .collect(),
-        ports: servers
-            .iter()
-            .map(|s| (s.host().to_string(), s.addr().port()))
-            .collect(),
-        notify_webhook: None,
-    });
+    let text = sample_plan_with(&loopback_plan_options(servers, 60, None));
     let path = dir.join("sitewarden.toml");
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()

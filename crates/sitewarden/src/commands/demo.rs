@@ -4,9 +4,11 @@
 
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
-use sitewarden_demo_sites::{DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant};
+use sitewarden_demo_sites::{
+    DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant, loopback_plan_options,
+};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
-use sitewarden_plan::{Plan, SampleOptions, sample_plan_with};
+use sitewarden_plan::{Plan, sample_plan_with};
 use sitewarden_runner::Runner;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,18 +40,11 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let plan_path = dir.join("sitewarden.toml");
     std::fs::write(
         &plan_path,
-        sample_plan_with(&SampleOptions {
-            interval_seconds: Some(DEMO_INTERVAL_SECONDS),
-            resolve: [&portal, &procurement]
-                .iter()
-                .map(|site| (site.host().to_string(), "127.0.0.1".to_string()))
-                .collect(),
-            ports: [&portal, &procurement]
-                .iter()
-                .map(|site| (site.host().to_string(), site.addr().port()))
-                .collect(),
-            notify_webhook: Some((duty_room.url(), duty_room.secret().to_string())),
-        }),
+        sample_plan_with(&loopback_plan_options(
+            &[&portal, &procurement],
+            DEMO_INTERVAL_SECONDS,
+            Some(&duty_room),
+        )),
     )?;
     let plan = super::load_plan(&plan_path)?;
     println!("sitewarden demo — everything below is invented sample data, on loopback only");

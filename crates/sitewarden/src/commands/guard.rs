@@ -1,18 +1,19 @@
 //! `sitewarden guard …`: the web-root integrity guard on this server.
 //!
 //! Thin shell over `sitewarden-guard`: argument handling, progress and
-//! output, and the task that turns repairs into signals in the store. The
-//! watcher itself runs on a blocking thread so a restore never waits for
-//! the store; its repairs arrive here over a channel.
+//! output. The watcher and the task that turns its repairs into signals in
+//! the store are `sitewarden_guard::guard_root`, shared with `serve`: the
+//! watcher runs on a blocking thread so a restore never waits for the store.
 
 use super::open_store;
+use super::serve::cancel_on_signal;
 use crate::cli::DataArg;
 use crate::output;
 use anyhow::Context;
 use clap::Subcommand;
 use sitewarden_guard::{
-    Applied, ApproveOptions, GuardData, Policy, WatchConfig, WatchEvent, approve, diff, export,
-    import, open_window, rollback, scan_tree, signal_for, watch,
+    Applied, ApproveOptions, GuardData, GuardReport, Policy, WatchConfig, WatchEvent, approve,
+    diff, export, guard_root, import, open_window, rollback, scan_tree,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -388,57 +389,53 @@ async fn run_watch(data: &Path, root: &Path, rescan_seconds: u64) -> anyhow::Res
     let mut config = WatchConfig::new(root);
     config.rescan_interval = Duration::from_secs(rescan_seconds.max(1));
     let cancel = CancellationToken::new();
-    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<WatchEvent>();
-    let watcher_cancel = cancel.clone();
-    let watcher = tokio::task::spawn_blocking(move || {
-        watch(&guard, &config, &watcher_cancel, move |event| {
-            let _ = sender.send(event);
-        })
-    });
-    let signal_cancel = cancel.clone();
-    let shutdown = tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(term) => { term.recv().await; } None => std::future::pending::<()>().await } } => {}
-            _ = signal_cancel.cancelled() => {}
-        }
-        signal_cancel.cancel();
-    });
-    // The site is known before the start-up check reports its repairs.
-    let (mut site, mut canonical) = match guard_data(data)?.root(root) {
-        Ok((root_data, canonical)) => (
-            root_data.info()?.map(|info| info.site).unwrap_or_default(),
-            canonical,
-        ),
-        Err(_) => (String::new(), root.to_path_buf()),
-    };
-    let mut failures = 0u64;
-    while let Some(event) = events.recv().await {
-        match event {
+    let stopper = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let result = guard_root(
+        guard,
+        config,
+        None,
+        store.clone(),
+        cancel.clone(),
+        |report| print_guard_report("", &report),
+    )
+    .await;
+    cancel.cancel();
+    let _ = stopper.await;
+    store.close().await;
+    let summary = result?;
+    Ok(if summary.raise_failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Prints one report of a guarded root, as `guard watch` and `serve` show
+/// it. `label` (e.g. `"[portal] "`) tells roots apart when several are
+/// guarded at once; warnings and failures go to stderr.
+pub fn print_guard_report(label: &str, report: &GuardReport<'_>) {
+    match report {
+        GuardReport::Event(event) => match event {
             WatchEvent::Ready {
-                site: ready_site,
-                root: ready_root,
+                site,
+                root,
                 version,
                 repairs,
                 realtime,
             } => {
                 println!(
-                    "guarding {} (site {ready_site}) at version {version}{}; start-up check made {repairs} repair(s)",
-                    ready_root.display(),
-                    if realtime {
+                    "{label}guarding {} (site {site}) at version {version}{}; start-up check made {repairs} repair(s)",
+                    root.display(),
+                    if *realtime {
                         ""
                     } else {
                         " WITHOUT real-time events"
                     }
                 );
-                site = ready_site;
-                canonical = ready_root;
             }
             WatchEvent::Repaired(repair) => {
                 println!(
-                    "{} {} {}: {:?} in {} µs{}",
+                    "{label}{} {} {}: {:?} in {} µs{}",
                     output::time(repair.detected_at_ms),
                     repair.path,
                     repair.tamper.as_str(),
@@ -450,27 +447,9 @@ async fn run_watch(data: &Path, root: &Path, rescan_seconds: u64) -> anyhow::Res
                         .map(|e| format!(" — {e}"))
                         .unwrap_or_default()
                 );
-                let site_name = if site.is_empty() {
-                    "web"
-                } else {
-                    site.as_str()
-                };
-                let (signal, evidence) = signal_for(site_name, &canonical, &repair);
-                match store.raise_signal(&signal, &evidence).await {
-                    Ok(outcome) => {
-                        tracing::debug!(incident = outcome.incident_id, "guard signal raised")
-                    }
-                    Err(error) => {
-                        failures += 1;
-                        eprintln!(
-                            "error: cannot record the repair of {} in the store: {error}",
-                            repair.path
-                        );
-                    }
-                }
             }
             WatchEvent::Published(repair) => {
-                println!("published {}: {:?}", repair.path, repair.action);
+                println!("{label}published {}: {:?}", repair.path, repair.action);
             }
             WatchEvent::FullCheck {
                 reason,
@@ -478,33 +457,34 @@ async fn run_watch(data: &Path, root: &Path, rescan_seconds: u64) -> anyhow::Res
                 took,
             } => {
                 tracing::info!(
-                    "full check ({reason}): {repairs} repair(s) in {:.3} s",
+                    "{label}full check ({reason}): {repairs} repair(s) in {:.3} s",
                     took.as_secs_f64()
                 );
             }
-            WatchEvent::Switched { version } => println!("now enforcing version {version}"),
+            WatchEvent::Switched { version } => {
+                println!("{label}now enforcing version {version}")
+            }
             WatchEvent::WindowOpen { until_ms } => {
                 println!(
-                    "maintenance window open until {}: not restoring",
-                    output::time(until_ms)
+                    "{label}maintenance window open until {}: not restoring",
+                    output::time(*until_ms)
                 )
             }
             WatchEvent::WindowExpired => {
                 println!(
-                    "maintenance window ended without approval: rolling back to the approved version"
+                    "{label}maintenance window ended without approval: rolling back to the approved version"
                 )
             }
-            WatchEvent::Warning(warning) => eprintln!("warning: {warning}"),
+            WatchEvent::Warning(warning) => eprintln!("{label}warning: {warning}"),
+        },
+        GuardReport::Raised { outcome, .. } => {
+            tracing::debug!(incident = outcome.incident_id, "guard signal raised");
+        }
+        GuardReport::RaiseFailed { repair, error } => {
+            eprintln!(
+                "{label}error: cannot record the repair of {} in the store: {error}",
+                repair.path
+            );
         }
     }
-    cancel.cancel();
-    let result = watcher.await?;
-    shutdown.abort();
-    store.close().await;
-    result?;
-    Ok(if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

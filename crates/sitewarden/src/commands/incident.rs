@@ -432,9 +432,9 @@ fn print_detail(
             println!("exposure:");
             for exposure in &engine.exposures {
                 let end = exposure.ended_at.unwrap_or(now);
-                let seconds = end.duration_since(exposure.start.at).as_secs().max(0);
+                let seconds = end.duration_since(exposure.start.at).as_secs();
                 println!(
-                    "  {}{} {:?} from {} for {} min {} s{}",
+                    "  {}{} {:?} from {} for {}{}{}",
                     exposure.site,
                     exposure
                         .page
@@ -443,8 +443,12 @@ fn print_detail(
                         .unwrap_or_default(),
                     exposure.kind,
                     output::time(exposure.start.at.as_millisecond()),
-                    seconds / 60,
-                    seconds % 60,
+                    sitewarden_incident::time::human_duration(seconds),
+                    if exposure.ended_at.is_none() {
+                        " so far"
+                    } else {
+                        ""
+                    },
                     if exposure.home { " (home page)" } else { "" }
                 );
             }

@@ -1,9 +1,14 @@
-//! `sitewarden serve`: the probe loop, until Ctrl-C or SIGTERM.
+//! `sitewarden serve`: the probe loop, the incident runner and a guard
+//! watcher for every web root of the plan, until Ctrl-C or SIGTERM.
 
+use super::guard::print_guard_report;
 use super::{load_plan, open_store_with_plan};
 use crate::output;
+use sitewarden_guard::{GuardData, GuardReport, RelPath, WatchConfig, guard_root};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
+use sitewarden_plan::{Plan, Site, WebRoot};
 use sitewarden_runner::Runner;
+use sitewarden_store::Store;
 use std::path::Path;
 use std::process::ExitCode;
 use tokio::sync::broadcast;
@@ -54,18 +59,184 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     });
     let waker = tokio::spawn(wake_runner_on_incidents(
         monitor.subscribe(),
-        runner,
+        runner.clone(),
         cancel.clone(),
     ));
+    let guards = start_guards(&plan, data, &store, &runner, &cancel);
     monitor.run(cancel.clone()).await;
     cancel.cancel();
     let _ = printer.await;
+    for guard in guards {
+        let _ = guard.await;
+    }
     let _ = runner_task.await;
     let _ = waker.await;
     stopper.abort();
     store.close().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts a guard watcher for every web root of the plan that has an
+/// approved version, on the store serve opened (so each repair runs the
+/// incident engine and its notifications, like a probe signal), with the
+/// same cancellation token. A root that cannot be guarded (missing, no
+/// approved version, already guarded by a `guard watch`) is reported on
+/// stderr and skipped; the probe loop and the other roots carry on.
+fn start_guards(
+    plan: &Plan,
+    data: &Path,
+    store: &Store,
+    runner: &Runner,
+    cancel: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if plan.web_roots().next().is_none() {
+        return tasks;
+    }
+    let guard = match GuardData::open(data) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!(
+                "warning: web roots not guarded: cannot open the guard's data in {}: {error}",
+                data.display()
+            );
+            return tasks;
+        }
+    };
+    for (site, web_root) in plan.web_roots() {
+        let label = format!("[guard {}] ", site.name);
+        if !ready_to_guard(&guard, data, site, web_root) {
+            continue;
+        }
+        let mut config = WatchConfig::new(&web_root.path);
+        config.rescan_interval = plan.guard.rescan_interval();
+        let runner = runner.clone();
+        let root = web_root.path.clone();
+        let task = guard_root(
+            guard.clone(),
+            config,
+            Some(site.name.clone()),
+            store.clone(),
+            cancel.clone(),
+            move |report| {
+                print_guard_report(&label, &report);
+                if let GuardReport::Raised { .. } = report {
+                    runner.wake();
+                }
+            },
+        );
+        tasks.push(tokio::spawn(async move {
+            match task.await {
+                Ok(summary) if summary.raise_failures > 0 => eprintln!(
+                    "error: {} repair(s) of {} could not be recorded in the store",
+                    summary.raise_failures,
+                    root.display()
+                ),
+                Ok(_) => {}
+                Err(error) => eprintln!(
+                    "error: stopped guarding {}: {error}; the probe loop goes on",
+                    root.display()
+                ),
+            }
+        }));
+    }
+    tasks
+}
+
+/// Whether `web_root` can be guarded now; says why not on stderr. Also
+/// warns when the approved version was recorded with other upload
+/// directories, excludes or site than the plan's (the recorded ones are
+/// enforced until the next `guard baseline` or `guard publish`).
+fn ready_to_guard(guard: &GuardData, data: &Path, site: &Site, web_root: &WebRoot) -> bool {
+    let root = web_root.path.display();
+    let baseline_command = || {
+        let mut command = format!(
+            "sitewarden guard baseline --data {} --root {root} --site {}",
+            data.display(),
+            site.name
+        );
+        for dir in &web_root.upload_dirs {
+            command.push_str(&format!(" --upload-dir '{dir}'"));
+        }
+        for pattern in &web_root.exclude {
+            command.push_str(&format!(" --exclude '{pattern}'"));
+        }
+        command
+    };
+    let root_data = match guard.root(&web_root.path) {
+        Ok((root_data, _)) => root_data,
+        Err(error) => {
+            eprintln!(
+                "warning: web root {root} of site {} is not guarded: {error}",
+                site.name
+            );
+            return false;
+        }
+    };
+    let manifest = match root_data.current() {
+        Ok(Some(version)) => root_data.load(version),
+        Ok(None) => {
+            eprintln!(
+                "warning: web root {root} of site {} is not guarded: it has no approved version; \
+                 run `{}` first",
+                site.name,
+                baseline_command()
+            );
+            return false;
+        }
+        Err(error) => Err(error),
+    };
+    let manifest = match manifest {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            eprintln!(
+                "warning: web root {root} of site {} is not guarded: {error}",
+                site.name
+            );
+            return false;
+        }
+    };
+    let planned_uploads: Option<Vec<RelPath>> = web_root
+        .upload_dirs
+        .iter()
+        .map(|dir| RelPath::parse(dir.trim_matches('/')).ok())
+        .collect();
+    let mut recorded_uploads = manifest.upload_dirs.clone();
+    recorded_uploads.sort();
+    let mut recorded_excludes = manifest.excludes.clone();
+    recorded_excludes.sort();
+    let mut planned_excludes = web_root.exclude.clone();
+    planned_excludes.sort();
+    let uploads_differ = planned_uploads.is_none_or(|mut planned| {
+        planned.sort();
+        planned != recorded_uploads
+    });
+    if uploads_differ || planned_excludes != recorded_excludes {
+        eprintln!(
+            "warning: web root {root}: the approved version {} was recorded with upload \
+             directories [{}] and excludes [{}], the plan says [{}] and [{}]; the recorded \
+             ones are enforced until `{}` approves the root again",
+            manifest.version,
+            recorded_uploads
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            recorded_excludes.join(", "),
+            web_root.upload_dirs.join(", "),
+            web_root.exclude.join(", "),
+            baseline_command()
+        );
+    }
+    if manifest.site != site.name {
+        eprintln!(
+            "warning: web root {root} was approved for site {}; its repairs are signalled on \
+             the plan's site {}",
+            manifest.site, site.name
+        );
+    }
+    true
 }
 
 /// Wakes the incident runner when a signal opens or joins an incident, so

@@ -1,0 +1,132 @@
+//! One guarded root as a service: the watcher on its own blocking thread,
+//! and an async task that raises each repair as a signal in the store.
+//!
+//! Both `sitewarden guard watch` (one root) and `sitewarden serve` (every
+//! web root of the plan, beside the probe loop) run a root through
+//! [`guard_root`], so a repair is handled the same way in both: the watcher
+//! repairs and hands the repair over a channel, and only then, off the
+//! repair path, is it written to SQLite, so a restore never waits for the
+//! database (or for another watcher's signals).
+//!
+//! This module does not print and does not listen for Ctrl-C: the caller
+//! gets every [`WatchEvent`] and every signal's outcome through a callback
+//! and owns the cancellation token.
+
+use crate::data::GuardData;
+use crate::error::Result;
+use crate::repair::Repair;
+use crate::report::signal_for;
+use crate::watch::{WatchConfig, WatchEvent, watch};
+use sitewarden_store::{SignalOutcome, Store, StoreError};
+use tokio_util::sync::CancellationToken;
+
+/// What [`guard_root`] reports as it runs.
+#[derive(Debug)]
+pub enum GuardReport<'a> {
+    /// What the watcher reported (repairs included, before they are raised).
+    Event(&'a WatchEvent),
+    /// A repair was recorded as a signal on `site`.
+    Raised {
+        /// The site the signal was raised on.
+        site: &'a str,
+        /// The repair.
+        repair: &'a Repair,
+        /// The store's answer: the incident it opened or joined.
+        outcome: &'a SignalOutcome,
+    },
+    /// A repair could not be recorded in the store (it was made all the
+    /// same).
+    RaiseFailed {
+        /// The repair.
+        repair: &'a Repair,
+        /// Why.
+        error: &'a StoreError,
+    },
+}
+
+/// How one guarded root ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GuardSummary {
+    /// Repairs recorded as signals.
+    pub raised: u64,
+    /// Repairs that could not be recorded in the store.
+    pub raise_failures: u64,
+}
+
+/// Guards `config.root` until `cancel` fires: the watcher runs on a
+/// blocking thread, and each of its repairs becomes a signal in `store`
+/// (with the plan attached, the incident engine runs on it) on `site` —
+/// the plan's site name — or, when `site` is `None`, on the site the
+/// approved version was recorded for.
+///
+/// Returns the watcher's error when it cannot start (no approved version,
+/// another watcher on the root, the root missing) or stops on its own;
+/// either way every repair it made is raised first.
+pub async fn guard_root(
+    data: GuardData,
+    config: WatchConfig,
+    site: Option<String>,
+    store: Store,
+    cancel: CancellationToken,
+    mut report: impl FnMut(GuardReport<'_>),
+) -> Result<GuardSummary> {
+    // The canonical root and the recorded site are known before the
+    // start-up check reports its first repairs. A root that cannot be
+    // resolved is reported by the watcher itself.
+    let (canonical, recorded_site) = match data.root(&config.root) {
+        Ok((root_data, canonical)) => (
+            canonical,
+            root_data.info().ok().flatten().map(|info| info.site),
+        ),
+        Err(_) => (config.root.clone(), None),
+    };
+    let mut site = site.or(recorded_site);
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<WatchEvent>();
+    let watcher_cancel = cancel.clone();
+    let watcher = tokio::task::spawn_blocking(move || {
+        watch(&data, &config, &watcher_cancel, move |event| {
+            let _ = sender.send(event);
+        })
+    });
+    let mut summary = GuardSummary::default();
+    // The channel closes when the watcher returns (its sender is dropped).
+    while let Some(event) = events.recv().await {
+        report(GuardReport::Event(&event));
+        match event {
+            WatchEvent::Ready {
+                site: recorded_site,
+                ..
+            } => {
+                site.get_or_insert(recorded_site);
+            }
+            WatchEvent::Repaired(repair) => {
+                let site_name = site.as_deref().filter(|s| !s.is_empty()).unwrap_or("web");
+                let (signal, evidence) = signal_for(site_name, &canonical, &repair);
+                match store.raise_signal(&signal, &evidence).await {
+                    Ok(outcome) => {
+                        summary.raised += 1;
+                        report(GuardReport::Raised {
+                            site: site_name,
+                            repair: &repair,
+                            outcome: &outcome,
+                        });
+                    }
+                    Err(error) => {
+                        summary.raise_failures += 1;
+                        report(GuardReport::RaiseFailed {
+                            repair: &repair,
+                            error: &error,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match watcher.await {
+        Ok(result) => result.map(|()| summary),
+        // A blocking task cannot be aborted once it runs: the only way to
+        // get here is a panic in the watcher, which is passed on.
+        Err(join_error) => std::panic::resume_unwind(join_error.into_panic()),
+    }
+}
