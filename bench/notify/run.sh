@@ -25,7 +25,7 @@ dispatcher, as `sitewarden serve` runs them.
 
 | detection → first notification received | median | p95 | max |
 | --- | ---: | ---: | ---: |
-| sitewarden | {r['median_ms']:.1} ms | {r['p95_ms']:.1} ms | {r['max_ms']:.1} ms |
+| sitewarden | {r['median_ms']:.1f} ms | {r['p95_ms']:.1f} ms | {r['max_ms']:.1f} ms |
 
 Target (issue 6): ≤ 2 s — **{met}**. No peer is run: none of the Debian-packaged tools in DESIGN.md turns a
 detection into a notification by itself.

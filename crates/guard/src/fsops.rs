@@ -140,6 +140,29 @@ pub fn read_file_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<(Vec<
     Ok(Some((bytes, stat)))
 }
 
+/// A read-only handle on the regular file `name` inside `dir` (no symlink
+/// followed, no FIFO blocked on); `None` when it vanished or is no longer a
+/// regular file. The handle keeps the inode readable after it is replaced
+/// or removed.
+pub fn open_regular_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<std::fs::File>> {
+    let fd = match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) | Err(Errno::LOOP) | Err(Errno::NOTDIR) | Err(Errno::NXIO) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(errno(error)),
+    };
+    if file_type(&fstat(fd.as_fd())?) != FileType::RegularFile {
+        return Ok(None);
+    }
+    Ok(Some(std::fs::File::from(fd)))
+}
+
 /// The target of the symlink `name` inside `dir`; `None` when it vanished.
 pub fn read_link_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Vec<u8>>> {
     match rustix::fs::readlinkat(dir, name, Vec::new()) {

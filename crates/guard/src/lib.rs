@@ -23,6 +23,7 @@
 mod data;
 mod error;
 mod fsops;
+mod late;
 mod manifest;
 mod policy;
 mod publish;

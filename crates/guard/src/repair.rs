@@ -19,6 +19,7 @@
 use crate::data::{Quarantine, QuarantineRecord, Vault, blake3_hex, now_ms};
 use crate::error::GuardError;
 use crate::fsops::{self, StatKey};
+use crate::late::{LateCapture, LateSlot, Watched};
 use crate::manifest::{Entry, EntryKind, Manifest};
 use crate::policy::{Decision, Policy, Tamper, decide};
 use crate::relpath::RelPath;
@@ -168,6 +169,10 @@ pub struct Quarantined {
     /// The bytes, for the evidence register.
     #[serde(skip)]
     pub bytes: Arc<Vec<u8>>,
+    /// For a file that may still have been written to when it was
+    /// captured: the later re-read of its old inode (see `late`).
+    #[serde(skip)]
+    pub late: Option<Arc<LateSlot>>,
 }
 
 /// One repair, as reports and signals tell it.
@@ -192,6 +197,23 @@ pub struct Repair {
     pub took: Duration,
     /// Why it failed, when it did.
     pub error: Option<String>,
+}
+
+impl Repair {
+    /// Waits (at most [`crate::late::LATE_CAPTURE_WAIT`] in all) until every
+    /// late capture of this repair's quarantined files has finished, so the
+    /// signal's evidence holds the attacker's bytes even when they were
+    /// written after the repair began. Call it off the repair path.
+    pub fn wait_late_captures(&self) {
+        let deadline = std::time::Instant::now() + crate::late::LATE_CAPTURE_WAIT;
+        for slot in self
+            .quarantined
+            .iter()
+            .filter_map(|item| item.late.as_ref())
+        {
+            slot.wait(deadline.saturating_duration_since(std::time::Instant::now()));
+        }
+    }
 }
 
 fn as_micros<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -223,6 +245,7 @@ pub struct Repairer {
     quarantine: Quarantine,
     verified: HashMap<RelPath, StatKey>,
     syncer: Syncer,
+    late: LateCapture,
 }
 
 /// Ignores "not found" while resolving, which only means it changed again.
@@ -246,9 +269,10 @@ impl Repairer {
             root,
             approved,
             vault,
-            quarantine,
             verified: HashMap::new(),
             syncer: Syncer::new(),
+            late: LateCapture::new(quarantine.clone()),
+            quarantine,
         })
     }
 
@@ -675,6 +699,10 @@ impl Repairer {
         let result = match &live.entry.kind {
             EntryKind::Dir => self.quarantine_tree(dir, path, tamper, &mut kept),
             EntryKind::File { .. } => {
+                // A handle on the inode before it is replaced or removed:
+                // an attacker still writing to it is read again later (see
+                // `late`).
+                let handle = fsops::open_regular_at(dir, name).ok().flatten();
                 let bytes = match &live.bytes {
                     Some(bytes) => Ok(Some(bytes.clone())),
                     None => fsops::read_file_at(dir, name).map(|read| read.map(|(bytes, _)| bytes)),
@@ -682,6 +710,13 @@ impl Repairer {
                 match bytes {
                     Ok(Some(bytes)) => {
                         self.keep(path, "file", bytes, tamper, &mut kept)
+                            .map(|first| {
+                                if let (Some(file), Some(item)) = (handle, kept.last_mut()) {
+                                    let slot = Arc::new(LateSlot::default());
+                                    item.late = Some(slot.clone());
+                                    self.late.watch(Watched { file, first, slot });
+                                }
+                            })
                             .and_then(|()| {
                                 // A file being restored is replaced by rename; an
                                 // added one is removed.
@@ -698,10 +733,10 @@ impl Repairer {
             }
             EntryKind::Symlink { target } => self
                 .keep(path, "symlink", target.clone(), tamper, &mut kept)
-                .and_then(|()| fsops::remove_file_at(dir, name)),
+                .and_then(|_| fsops::remove_file_at(dir, name)),
             EntryKind::Special => self
                 .keep(path, "special", Vec::new(), tamper, &mut kept)
-                .and_then(|()| fsops::remove_file_at(dir, name)),
+                .and_then(|_| fsops::remove_file_at(dir, name)),
         };
         (kept, result)
     }
@@ -767,7 +802,7 @@ impl Repairer {
         bytes: Vec<u8>,
         tamper: Tamper,
         kept: &mut Vec<Quarantined>,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<QuarantineRecord> {
         let blake3 = blake3_hex(&bytes);
         let record = QuarantineRecord {
             at_ms: now_ms(),
@@ -787,8 +822,9 @@ impl Repairer {
             blake3,
             size: bytes.len() as u64,
             bytes: Arc::new(bytes),
+            late: None,
         });
-        Ok(())
+        Ok(record)
     }
 
     #[allow(clippy::too_many_arguments)]

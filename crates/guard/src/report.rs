@@ -65,18 +65,42 @@ pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<Evid
         .quarantined
         .iter()
         .take(MAX_EVIDENCE_FILES)
-        .map(|item| EvidenceInput {
-            kind: "quarantined_file".to_string(),
-            content: item.bytes.as_ref().clone(),
-            media_type: "application/octet-stream".to_string(),
-            captured_at: repair.detected_at_ms,
-            metadata: serde_json::json!({
-                "root": root.display().to_string(),
-                "path": item.path.to_string(),
-                "kind": item.kind,
-                "blake3": item.blake3,
-                "size": item.size,
-            }),
+        .flat_map(|item| {
+            let first = EvidenceInput {
+                kind: "quarantined_file".to_string(),
+                content: item.bytes.as_ref().clone(),
+                media_type: "application/octet-stream".to_string(),
+                captured_at: repair.detected_at_ms,
+                metadata: serde_json::json!({
+                    "root": root.display().to_string(),
+                    "path": item.path.to_string(),
+                    "kind": item.kind,
+                    "blake3": item.blake3,
+                    "size": item.size,
+                }),
+            };
+            // Bytes written to the old inode after the first capture (see
+            // `late`); only when the capture has finished — callers wait
+            // for it with `Repair::wait_late_captures`.
+            let late = item
+                .late
+                .as_ref()
+                .and_then(|slot| slot.wait(std::time::Duration::ZERO))
+                .map(|bytes| EvidenceInput {
+                    kind: "quarantined_file_late_writes".to_string(),
+                    content: bytes.as_ref().clone(),
+                    media_type: "application/octet-stream".to_string(),
+                    captured_at: repair.detected_at_ms,
+                    metadata: serde_json::json!({
+                        "root": root.display().to_string(),
+                        "path": item.path.to_string(),
+                        "kind": item.kind,
+                        "blake3": crate::data::blake3_hex(&bytes),
+                        "size": bytes.len(),
+                        "note": "written to the file after the guard replaced or removed it",
+                    }),
+                });
+            std::iter::once(first).chain(late)
         })
         .collect();
     evidence.push(EvidenceInput {

@@ -101,6 +101,17 @@ pub async fn guard_root(
             }
             WatchEvent::Repaired(repair) => {
                 let site_name = site.as_deref().filter(|s| !s.is_empty()).unwrap_or("web");
+                // The evidence must hold what the attacker wrote, also when
+                // it landed after the repair began.
+                let repair = match tokio::task::spawn_blocking(move || {
+                    repair.wait_late_captures();
+                    repair
+                })
+                .await
+                {
+                    Ok(repair) => repair,
+                    Err(_) => continue,
+                };
                 let (signal, evidence) = signal_for(site_name, &canonical, &repair);
                 match store.raise_signal(&signal, &evidence).await {
                     Ok(outcome) => {

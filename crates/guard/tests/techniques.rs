@@ -213,6 +213,22 @@ impl Site {
         fs::read(path).is_ok_and(|kept| kept == bytes)
     }
 
+    /// Waits until the quarantine holds these bytes. An attacker's write
+    /// that lands after the guard replaced the file (open with O_TRUNC,
+    /// the guard repairs, then write) is captured from the old inode a
+    /// little later, so the evidence may arrive after the repair.
+    fn assert_quarantined(&self, bytes: &[u8]) {
+        let deadline = Instant::now() + DEADLINE;
+        while !self.quarantined(bytes) {
+            assert!(
+                Instant::now() < deadline,
+                "the quarantine never held {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     fn assert_outside_untouched(&self) {
         assert_eq!(
             snapshot(&self.outside),
@@ -243,7 +259,7 @@ fn overwrite_in_place() {
     let repair = site.wait_repair("index.html");
     assert_eq!(repair.tamper, Tamper::Modified);
     site.wait_restored(&[]);
-    assert!(site.quarantined(b"<h1>Hacked by nobody</h1>"));
+    site.assert_quarantined(b"<h1>Hacked by nobody</h1>");
     site.assert_outside_untouched();
 }
 
@@ -259,7 +275,7 @@ fn truncate() {
         .unwrap();
     site.wait_repair("about.html");
     site.wait_restored(&[]);
-    assert!(site.quarantined(b""));
+    site.assert_quarantined(b"");
     site.assert_outside_untouched();
 }
 
@@ -278,7 +294,7 @@ fn append_hidden_link() {
     drop(file);
     site.wait_repair("index.html");
     site.wait_restored(&[]);
-    assert!(site.quarantined(&defaced));
+    site.assert_quarantined(&defaced);
     site.assert_outside_untouched();
 }
 
@@ -291,7 +307,7 @@ fn atomic_replace_via_rename() {
     fs::rename(&staged, site.path("index.html")).unwrap();
     site.wait_repair("index.html");
     site.wait_restored(&[]);
-    assert!(site.quarantined(b"<h1>replaced by rename</h1>"));
+    site.assert_quarantined(b"<h1>replaced by rename</h1>");
     site.assert_outside_untouched();
 }
 
@@ -331,11 +347,15 @@ fn add_a_web_shell() {
     fs::write(site.path("news/shell.php"), shell).unwrap();
     let repair = site.wait_repair("news/shell.php");
     assert_eq!(repair.tamper, Tamper::AddedScript);
+    repair.wait_late_captures();
     let (signal, evidence) = sitewarden_guard::signal_for("portal", &site.root, &repair);
     assert_eq!(signal.kind, sitewarden_incident::SignalKind::WebShell);
-    assert!(evidence.iter().any(|item| item.content == shell));
+    assert!(
+        evidence.iter().any(|item| item.content == shell),
+        "the shell's bytes are evidence, also when written after the guard removed it"
+    );
     site.wait_restored(&[]);
-    assert!(site.quarantined(shell));
+    site.assert_quarantined(shell);
     site.assert_outside_untouched();
 }
 
@@ -357,7 +377,7 @@ fn a_script_in_the_upload_area_is_quarantined_but_an_image_stays() {
         "the allowed upload stays"
     );
     assert!(!site.path("uploads/2024/x.php.jpg").exists());
-    assert!(site.quarantined(b"<?php system($_GET['c']);"));
+    site.assert_quarantined(b"<?php system($_GET['c']);");
     site.assert_outside_untouched();
 }
 
@@ -394,7 +414,7 @@ fn a_file_replaced_by_a_symlink_to_etc_passwd() {
             .file_type()
             .is_symlink()
     );
-    assert!(site.quarantined(b"/etc/passwd"), "the link target is kept");
+    site.assert_quarantined(b"/etc/passwd");
     site.assert_outside_untouched();
 }
 
@@ -421,7 +441,7 @@ fn a_directory_replaced_by_a_symlink_out_of_the_root() {
     site.wait_repair("news");
     site.wait_restored(&[]);
     assert!(fs::symlink_metadata(site.path("news")).unwrap().is_dir());
-    assert!(site.quarantined(site.outside.as_os_str().as_encoded_bytes()));
+    site.assert_quarantined(site.outside.as_os_str().as_encoded_bytes());
     // The restore of news/a.html must not have gone through the link.
     site.assert_outside_untouched();
 }
@@ -433,7 +453,7 @@ fn rename_a_page_away() {
     fs::rename(site.path("about.html"), site.path("about.html.bak")).unwrap();
     site.wait_restored(&[]);
     assert!(!site.path("about.html.bak").exists());
-    assert!(site.quarantined(b"<html>About us</html>"));
+    site.assert_quarantined(b"<html>About us</html>");
     site.assert_outside_untouched();
 }
 
@@ -469,7 +489,7 @@ fn restart_repairs_changes_made_while_the_guard_was_down() {
         "{:?}",
         site.differences(&[])
     );
-    assert!(site.quarantined(b"defaced while down"));
-    assert!(site.quarantined(b"<% Runtime.exec %>"));
+    site.assert_quarantined(b"defaced while down");
+    site.assert_quarantined(b"<% Runtime.exec %>");
     site.assert_outside_untouched();
 }
