@@ -14,19 +14,7 @@ pub async fn run(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<Ex
     let store = open_store_with_plan(data, &plan).await?;
     // One attempt per page, so one failed fetch is already "down".
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), Some(1)).await?;
-    let missing = monitor.pages_without_baseline().await?;
-    if !missing.is_empty() {
-        let names: Vec<String> = missing
-            .iter()
-            .map(|(site, page)| format!("{site}/{page}"))
-            .collect();
-        anyhow::bail!(
-            "no approved baseline for {}: run `sitewarden baseline --plan {} --data {}` first",
-            names.join(", "),
-            plan_path.display(),
-            data.display()
-        );
-    }
+    super::require_baselines(&monitor, plan_path, data).await?;
     let mut events = monitor.subscribe();
     let outcomes = monitor.check_all_once().await;
     // Pages that could not be checked at all (a store failure) were reported

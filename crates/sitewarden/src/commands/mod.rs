@@ -83,6 +83,29 @@ pub async fn open_store(data: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the data directory {}", data.display()))
 }
 
+/// Fails, naming them, when pages of the plan have no approved baseline:
+/// a page cannot be judged without one.
+pub async fn require_baselines(
+    monitor: &sitewarden_monitor::Monitor,
+    plan_path: &Path,
+    data: &Path,
+) -> anyhow::Result<()> {
+    let missing = monitor.pages_without_baseline().await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing
+        .iter()
+        .map(|(site, page)| format!("{site}/{page}"))
+        .collect();
+    anyhow::bail!(
+        "no approved baseline for {}: run `sitewarden baseline --plan {} --data {}` first",
+        names.join(", "),
+        plan_path.display(),
+        data.display()
+    )
+}
+
 /// Opens the data directory with the incident engine running on the plan.
 pub async fn open_store_with_plan(data: &Path, plan: &Plan) -> anyhow::Result<Store> {
     open_store(data)

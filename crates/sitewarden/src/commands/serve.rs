@@ -20,19 +20,7 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     let plan = load_plan(plan_path)?;
     let store = open_store_with_plan(data, &plan).await?;
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), None).await?;
-    let missing = monitor.pages_without_baseline().await?;
-    if !missing.is_empty() {
-        let names: Vec<String> = missing
-            .iter()
-            .map(|(site, page)| format!("{site}/{page}"))
-            .collect();
-        anyhow::bail!(
-            "no approved baseline for {}: run `sitewarden baseline --plan {} --data {}` first",
-            names.join(", "),
-            plan_path.display(),
-            data.display()
-        );
-    }
+    super::require_baselines(&monitor, plan_path, data).await?;
     println!(
         "watching {} page{} of {} site{}; data in {}; Ctrl-C stops",
         monitor.targets().pages.len(),
