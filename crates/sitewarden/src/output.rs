@@ -21,11 +21,27 @@ pub fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// A Unix-millisecond time as local wall-clock time, to the second.
+/// The zone times are shown in: the plan's, once a command has loaded it.
+/// A process-wide presentation setting (like NO_COLOR), set once before any
+/// output: the people reading are in the organisation's zone, not the
+/// server's, and the messages the runner sends use the plan's zone too.
+static DISPLAY_ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+
+/// Shows every later time in `zone` (the plan's).
+pub fn use_zone(zone: jiff::tz::TimeZone) {
+    let _ = DISPLAY_ZONE.set(zone);
+}
+
+/// A Unix-millisecond time as wall-clock time, to the second, in the
+/// plan's zone (the machine's when no plan was loaded).
 pub fn time(ms: i64) -> String {
+    let zone = DISPLAY_ZONE
+        .get()
+        .cloned()
+        .unwrap_or_else(jiff::tz::TimeZone::system);
     match jiff::Timestamp::from_millisecond(ms) {
         Ok(timestamp) => timestamp
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .to_zoned_datetime(zone)
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
         Err(_) => format!("@{ms}ms"),

@@ -62,7 +62,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// Loads and validates the plan; an invalid plan is an error listing every problem.
 pub fn load_plan(path: &Path) -> anyhow::Result<Plan> {
     match Plan::load(path) {
-        Ok(plan) => Ok(plan),
+        Ok(plan) => {
+            if let Ok(zone) = sitewarden_incident::time_zone(&plan.organisation.timezone) {
+                crate::output::use_zone(zone);
+            }
+            Ok(plan)
+        }
         Err(LoadError::Invalid { errors, .. }) => {
             anyhow::bail!(
                 "{} is not a valid plan ({} problem{}):\n{errors}\n(run `sitewarden check-plan {}` after fixing it)",
