@@ -121,6 +121,8 @@ pub enum SignalSource {
     Logwatch,
     /// A person reported it.
     Manual,
+    /// The gateway caught a tampered response in flight.
+    Gateway,
 }
 
 impl SignalSource {
@@ -131,6 +133,7 @@ impl SignalSource {
             SignalSource::Guard => "guard",
             SignalSource::Logwatch => "logwatch",
             SignalSource::Manual => "manual",
+            SignalSource::Gateway => "gateway",
         }
     }
 }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod gateway;
 mod load;
 mod model;
 mod path;
@@ -26,6 +27,10 @@ mod sample;
 mod validate;
 
 pub use error::{LoadError, PlanError, PlanErrors};
+pub use gateway::{
+    CommandContainment, Containment, ContainmentBackend, GatewayLimits, GatewaySettings,
+    GatewayTls, NginxContainment,
+};
 pub use model::{
     BAIDUSPIDER_USER_AGENT, CrawlerAgent, DEFAULT_BROWSER_USER_AGENT, Deadlines,
     GOOGLEBOT_USER_AGENT, GuardSettings, ImHandles, Importance, LevelDef, LexiconDef, Organisation,

@@ -297,6 +297,8 @@ struct Loaded {
     sites_unreadable: bool,
     roster: Section<Person>,
     response: LoadedResponse,
+    /// `[gateway]`: absent is `Some(None)`; failed to load is `None`.
+    gateway: Option<Option<crate::gateway::GatewaySettings>>,
 }
 
 /// What loaded of the response sections (`response.rs`).
@@ -412,6 +414,7 @@ impl Loaded {
             levels: self.levels.items(),
             probe: self.probe.as_ref(),
             guard: self.guard.as_ref(),
+            gateway: self.gateway.as_ref(),
             lexicons: self.lexicons.items(),
             trusted_domains: self.trusted_domains.as_deref(),
             units: self.units.items(),
@@ -462,6 +465,7 @@ impl Loaded {
             playbooks: self.response.playbooks.into_complete()?,
             channels: self.response.channels.into_complete()?,
             routing: self.response.routing?,
+            gateway: self.gateway?,
         })
     }
 }
@@ -512,6 +516,7 @@ impl Loader {
             sites_unreadable: false,
             roster: Section::of(Vec::new()),
             response: LoadedResponse::defaults(),
+            gateway: Some(None),
         };
         let mut has_organisation = false;
         for (key, value) in root.iter() {
@@ -525,6 +530,7 @@ impl Loader {
                 "levels" => loaded.levels = self.array("levels", value),
                 "probe" => loaded.probe = self.element("probe", value),
                 "guard" => loaded.guard = self.element("guard", value),
+                "gateway" => loaded.gateway = self.element("gateway", value).map(Some),
                 "lexicons" => loaded.lexicons = self.array("lexicons", value),
                 "trusted_domains" => {
                     loaded.trusted_domains = self.element("trusted_domains", value);

@@ -89,6 +89,10 @@ pub struct Plan {
     /// Role (or `default`) → channel ids.
     #[serde(default)]
     pub routing: Routing,
+    /// sitewarden's reverse proxy in front of the sites with `origins`.
+    /// Absent: no gateway runs.
+    #[serde(default)]
+    pub gateway: Option<crate::gateway::GatewaySettings>,
 }
 
 impl Plan {
@@ -496,6 +500,18 @@ pub struct Site {
     /// (`regulatory.operator_type`), e.g. a site that is critical
     /// information infrastructure.
     pub operator_type: Option<OperatorType>,
+    /// The site's web servers, when it is served through sitewarden's
+    /// gateway (`http://10.0.0.5:80`).
+    pub origins: Vec<String>,
+    /// Host names the gateway answers for the site, besides the hosts of
+    /// its pages' URLs.
+    pub hosts: Vec<String>,
+    /// The HTML file served while the site is cut off; a built-in
+    /// bilingual page when absent.
+    pub maintenance_page: Option<PathBuf>,
+    /// How the site is cut off from external service. Default: the gateway
+    /// when the site has `origins`, otherwise nothing automatic.
+    pub containment: Option<crate::gateway::Containment>,
 }
 
 /// The TOML shape of a site, before defaults that depend on other fields.
@@ -518,6 +534,14 @@ struct SiteFields {
     tier: SiteTier,
     #[serde(default)]
     operator_type: Option<OperatorType>,
+    #[serde(default)]
+    origins: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    maintenance_page: Option<PathBuf>,
+    #[serde(default)]
+    containment: Option<crate::gateway::Containment>,
 }
 
 impl From<SiteFields> for Site {
@@ -532,6 +556,10 @@ impl From<SiteFields> for Site {
             web_roots: fields.web_roots,
             tier: fields.tier,
             operator_type: fields.operator_type,
+            origins: fields.origins,
+            hosts: fields.hosts,
+            maintenance_page: fields.maintenance_page,
+            containment: fields.containment,
         }
     }
 }
@@ -768,5 +796,36 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name_zh())
+    }
+}
+
+impl Site {
+    /// The backend that cuts this site off: as configured, else the
+    /// gateway when the site is behind it, else none.
+    pub fn containment_backend(&self) -> crate::gateway::ContainmentBackend {
+        match &self.containment {
+            Some(containment) => containment.backend,
+            None if !self.origins.is_empty() => crate::gateway::ContainmentBackend::Gateway,
+            None => crate::gateway::ContainmentBackend::None,
+        }
+    }
+
+    /// Every host name of the site: `hosts`, then the hosts of its pages'
+    /// URLs, lower case, without repeats.
+    pub fn host_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let from_pages = self.pages.iter().filter_map(|page| {
+            url::Url::parse(&page.url)
+                .ok()?
+                .host_str()
+                .map(str::to_string)
+        });
+        for name in self.hosts.iter().cloned().chain(from_pages) {
+            let name = name.to_ascii_lowercase();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 }

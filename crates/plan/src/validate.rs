@@ -25,6 +25,7 @@ use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::path::{Component, Path};
 
+mod gateway_rules;
 mod response_rules;
 
 /// What is wrong with `dir` as a directory relative to a web root, if
@@ -91,6 +92,8 @@ pub(crate) struct Parts<'a> {
     pub levels: Items<'a, LevelDef>,
     pub probe: Option<&'a ProbeSettings>,
     pub guard: Option<&'a GuardSettings>,
+    /// `Some(None)`: no gateway section; `None`: it failed to load.
+    pub gateway: Option<&'a Option<crate::gateway::GatewaySettings>>,
     pub lexicons: Items<'a, LexiconDef>,
     pub trusted_domains: Option<&'a [String]>,
     pub units: Items<'a, Unit>,
@@ -131,6 +134,7 @@ impl<'a> Parts<'a> {
             levels: Items::all(&plan.levels),
             probe: Some(&plan.probe),
             guard: Some(&plan.guard),
+            gateway: Some(&plan.gateway),
             lexicons: Items::all(&plan.lexicons),
             trusted_domains: Some(&plan.trusted_domains),
             units: Items::all(&plan.units),
@@ -190,12 +194,21 @@ pub(crate) fn validate(parts: &Parts<'_>) -> Vec<PlanError> {
             guard.rescan_interval_seconds,
         );
     }
+    if let Some(Some(gateway)) = parts.gateway {
+        checker.gateway(gateway, &parts.sites);
+    }
     checker.lexicons(&parts.lexicons);
     if let Some(domains) = parts.trusted_domains {
         checker.domains("trusted_domains", domains);
     }
     checker.units(&parts.units);
-    checker.sites(&parts.sites, parts.sites_unreadable, &parts.unit_ids);
+    let gateway = parts.gateway.map(|gateway| gateway.is_some());
+    checker.sites(
+        &parts.sites,
+        parts.sites_unreadable,
+        &parts.unit_ids,
+        gateway,
+    );
     checker.roster(&parts.roster, &parts.unit_ids);
     let context = response_rules::Context::of(parts);
     if let Some(deadlines) = parts.deadlines {
@@ -392,7 +405,13 @@ impl Checker {
         self.report(at, format!("unknown unit {}; {known}", path::quoted(id)));
     }
 
-    fn sites(&mut self, sites: &[SiteParts<'_>], unreadable: bool, unit_ids: &[&str]) {
+    fn sites(
+        &mut self,
+        sites: &[SiteParts<'_>],
+        unreadable: bool,
+        unit_ids: &[&str],
+        gateway: Option<bool>,
+    ) {
         if sites.is_empty() && !unreadable {
             self.report("sites", "at least one site is required ([[sites]])");
         }
@@ -404,6 +423,7 @@ impl Checker {
             let at = path::index("sites", parts.index);
             if let Some(site) = parts.site {
                 self.site(&at, site, unit_ids);
+                self.site_gateway(&at, site, gateway);
                 self.web_roots(&path::key(&at, "web_roots"), &site.web_roots, &mut roots);
                 if let Some(first) = repeat_of(&mut seen, site.name.as_str(), parts.index) {
                     self.report(

@@ -914,3 +914,143 @@ root = "/srv"
         ],
     );
 }
+
+#[test]
+fn the_gateway_and_containment_sections_load_with_their_defaults() {
+    let plan = load(
+        r##"
+[organisation]
+name = "示例单位"
+
+[gateway]
+listen = ["0.0.0.0:80", "[::]:80"]
+trusted_proxies = ["10.0.0.0/8"]
+allowlist = ["192.0.2.10"]
+blocklist = ["198.51.100.0/24", "2001:db8::/32"]
+[[gateway.tls]]
+listen = "0.0.0.0:443"
+cert = "/etc/sitewarden/portal.crt"
+key = "/etc/sitewarden/portal.key"
+[gateway.limits]
+rate_per_ip = 20
+
+[[sites]]
+name = "portal"
+origins = ["http://10.0.0.5:80", "http://10.0.0.6"]
+hosts = ["www.example.gov.test"]
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+
+[[sites]]
+name = "zfcg"
+[sites.containment]
+backend = "nginx"
+[sites.containment.nginx]
+include = "/etc/nginx/sitewarden/zfcg.conf"
+reload = ["systemctl", "reload", "nginx"]
+[[sites.pages]]
+url = "https://zfcg.example.gov.test/"
+
+[[sites]]
+name = "oa"
+[sites.containment]
+backend = "command"
+command.argv = ["/usr/local/bin/cut-off", "{site}", "{state}"]
+[[sites.pages]]
+url = "https://oa.example.gov.test/"
+"##,
+    );
+    let gateway = plan.gateway.as_ref().unwrap();
+    assert_eq!(gateway.limits.rate_per_ip, 20.0);
+    assert_eq!(gateway.limits.burst_per_ip, 100.0, "defaults fill the rest");
+    assert_eq!(gateway.tls[0].listen, "0.0.0.0:443");
+    use sitewarden_plan::ContainmentBackend;
+    assert_eq!(
+        plan.sites[0].containment_backend(),
+        ContainmentBackend::Gateway
+    );
+    assert_eq!(
+        plan.sites[0].host_names(),
+        ["www.example.gov.test", "portal.example.gov.test"]
+    );
+    assert_eq!(
+        plan.sites[1].containment_backend(),
+        ContainmentBackend::Nginx
+    );
+    assert_eq!(
+        plan.sites[1]
+            .containment
+            .as_ref()
+            .unwrap()
+            .nginx
+            .as_ref()
+            .unwrap()
+            .timeout_seconds,
+        30
+    );
+    assert_eq!(
+        plan.sites[2].containment_backend(),
+        ContainmentBackend::Command
+    );
+    assert!(load(MINIMAL).gateway.is_none());
+    assert_eq!(
+        load(MINIMAL).sites[0].containment_backend(),
+        ContainmentBackend::None
+    );
+}
+
+#[test]
+fn gateway_and_containment_mistakes_are_reported_with_their_paths() {
+    check(
+        r##"
+[organisation]
+name = "示例单位"
+
+[gateway]
+listen = ["80"]
+trusted_proxies = ["10.0.0.0/33"]
+blocklist = ["not-an-ip"]
+threads = 0
+[gateway.limits]
+burst_per_ip = 0
+header_timeout_seconds = 0
+ban_base_seconds = 600
+ban_max_seconds = 60
+colour = "red"
+
+[[sites]]
+name = "portal"
+origins = ["ftp://10.0.0.5", "http://10.0.0.5/portal"]
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+
+[[sites]]
+name = "zfcg"
+[sites.containment]
+backend = "nginx"
+[[sites.pages]]
+url = "https://zfcg.example.gov.test/"
+
+[[sites]]
+name = "oa"
+[sites.containment]
+backend = "gateway"
+[[sites.pages]]
+url = "https://oa.example.gov.test/"
+"##,
+        &[
+            "gateway.listen[0]: \"80\" is not an address and port (\"0.0.0.0:80\", \"[::]:443\") (line 6)",
+            "gateway.trusted_proxies[0]: \"10.0.0.0/33\" is not an IP address or CIDR range (line 7)",
+            "gateway.blocklist[0]: \"not-an-ip\" is not an IP address or CIDR range (line 8)",
+            "gateway.threads: must be at least 1 (line 9)",
+            "gateway.limits.burst_per_ip: must be at least 1 when rate_per_ip is set (line 11)",
+            "gateway.limits.header_timeout_seconds: must be at least 1 (line 12)",
+            "gateway.limits.ban_max_seconds: must not be shorter than ban_base_seconds (line 14)",
+            "gateway.limits.colour: unknown key (line 15)",
+            "sites[0].origins[0]: \"ftp://10.0.0.5\": an origin starts with http:// or https:// (line 19)",
+            "sites[0].origins[1]: \"http://10.0.0.5/portal\": an origin is scheme://host[:port], with no path (line 19)",
+            "sites[1].containment.nginx: backend \"nginx\" needs [sites.containment.nginx] with include = \"/etc/nginx/…\" (line 25)",
+            "sites[2].containment.backend: backend \"gateway\" needs the site's origins, so the gateway can serve it (line 33)",
+        ],
+    );
+}

@@ -12,6 +12,7 @@
 mod baselines;
 mod blobs;
 mod checks;
+mod containment;
 mod engine;
 mod error;
 mod evidence;
@@ -21,6 +22,7 @@ mod outbox;
 pub use baselines::{BaselineVersion, StoredBaseline};
 pub use blobs::Blobs;
 pub use checks::{CheckRecord, PageState};
+pub use containment::{BlockRecord, SiteSwitchRecord, SwitchEvent};
 pub use engine::ApplyError;
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};

@@ -1,0 +1,210 @@
+//! The access log, in nginx's `combined` format so logwatch (and any tool
+//! that reads nginx logs) can read it:
+//!
+//! `$remote_addr - $remote_user [$time_local] "$request" $status
+//! $body_bytes_sent "$http_referer" "$http_user_agent"`
+//!
+//! Lines go through a bounded queue to one writer thread: a slow disk
+//! never stalls a request. When the queue is full a line is dropped and
+//! counted rather than blocking; the writer flushes whenever the queue runs
+//! dry, so a tailer sees each line within milliseconds.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+const QUEUE: usize = 65_536;
+
+/// One request, as logged.
+#[derive(Debug, Clone)]
+pub struct LogLine<'a> {
+    /// The client address.
+    pub client: std::net::IpAddr,
+    /// Unix milliseconds when the request started.
+    pub at_ms: i64,
+    /// `GET /path HTTP/1.1`.
+    pub method: &'a str,
+    /// The request target as received.
+    pub target: &'a str,
+    /// `HTTP/1.1`, `HTTP/2.0`.
+    pub version: &'a str,
+    /// Response status (0 when none was sent).
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: usize,
+    /// `Referer`, raw.
+    pub referer: &'a [u8],
+    /// `User-Agent`, raw.
+    pub user_agent: &'a [u8],
+}
+
+/// The writer's handle: cheap to clone, shared by all workers.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    sender: SyncSender<Vec<u8>>,
+    dropped: Arc<AtomicU64>,
+    path: PathBuf,
+}
+
+impl AccessLog {
+    /// Opens (appending) `path` and starts its writer thread.
+    pub fn open(path: &Path) -> std::io::Result<AccessLog> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (sender, receiver) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("sitewarden-access-log".into())
+            .spawn(move || write_loop(BufWriter::with_capacity(64 * 1024, file), receiver))?;
+        Ok(AccessLog {
+            sender,
+            dropped: Arc::new(AtomicU64::new(0)),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Queues one line.
+    pub fn log(&self, line: &LogLine<'_>) {
+        match self.sender.try_send(format_line(line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lines dropped because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn write_loop(mut out: BufWriter<std::fs::File>, lines: Receiver<Vec<u8>>) {
+    while let Ok(line) = lines.recv() {
+        let _ = out.write_all(&line);
+        while let Ok(line) = lines.try_recv() {
+            let _ = out.write_all(&line);
+        }
+        let _ = out.flush();
+    }
+    let _ = out.flush();
+}
+
+/// Formats one combined-format line (with its newline).
+pub fn format_line(line: &LogLine<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192);
+    let _ = write!(out, "{} - - [{}] \"", line.client, time_local(line.at_ms));
+    escape_into(&mut out, line.method.as_bytes());
+    out.push(b' ');
+    escape_into(&mut out, line.target.as_bytes());
+    out.push(b' ');
+    escape_into(&mut out, line.version.as_bytes());
+    let _ = write!(out, "\" {} {} \"", line.status, line.bytes);
+    if line.referer.is_empty() {
+        out.push(b'-');
+    } else {
+        escape_into(&mut out, line.referer);
+    }
+    out.extend_from_slice(b"\" \"");
+    if line.user_agent.is_empty() {
+        out.push(b'-');
+    } else {
+        escape_into(&mut out, line.user_agent);
+    }
+    out.extend_from_slice(b"\"\n");
+    out
+}
+
+/// nginx's `$time_local`: `10/Oct/2026:13:55:36 +0800`, in the system's
+/// zone.
+fn time_local(at_ms: i64) -> String {
+    let zoned = jiff::Timestamp::from_millisecond(at_ms)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned_datetime(jiff::tz::TimeZone::system());
+    zoned.strftime("%d/%b/%Y:%H:%M:%S %z").to_string()
+}
+
+/// nginx escapes `"`, `\` and bytes outside printable ASCII as `\xHH`, so
+/// a hostile user agent cannot forge a log line.
+fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            let _ = write!(out, "\\x{b:02X}");
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_combined_format_and_cannot_be_forged() {
+        let line = LogLine {
+            client: "203.0.113.9".parse().unwrap(),
+            at_ms: 1_795_000_000_000,
+            method: "GET",
+            target: "/index.html?q=\"x\"",
+            version: "HTTP/1.1",
+            status: 200,
+            bytes: 512,
+            referer: b"",
+            user_agent: b"evil\"\n203.0.113.1 - - [x]",
+        };
+        let text = String::from_utf8(format_line(&line)).unwrap();
+        assert!(text.starts_with("203.0.113.9 - - ["), "{text}");
+        assert!(
+            text.contains(
+                "\"GET /index.html?q=\\x22x\\x22 HTTP/1.1\" 200 512 \"-\" \"evil\\x22\\x0A203"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn the_writer_appends_and_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/access.log");
+        let log = AccessLog::open(&path).unwrap();
+        for status in [200, 404] {
+            log.log(&LogLine {
+                client: "127.0.0.1".parse().unwrap(),
+                at_ms: 0,
+                method: "GET",
+                target: "/",
+                version: "HTTP/1.1",
+                status,
+                bytes: 0,
+                referer: b"",
+                user_agent: b"test",
+            });
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.lines().count() == 2 {
+                assert!(text.contains("\" 404 0 "));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lines not flushed: {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The gateway: a reverse proxy in front of the organisation's web servers
+//! that carries out the plan's containment and keeps the sites serving
+//! under a flood. Built on Cloudflare's pingora (see ARCHITECTURE.md for
+//! why).
+//!
+//! - [`switch`]: per-site containment switch, serving ↔ maintenance, in
+//!   force for the next request on every connection;
+//! - [`integrity`]: static files of guarded web roots are served only as
+//!   approved; a tampered origin response is replaced and reported;
+//! - [`blocklist`], [`limiter`], [`conn`]: block/allow lists with expiry,
+//!   per-client rate and connection caps with escalating bans, a global
+//!   in-flight cap, header limits and slow-client deadlines; [`nft`]
+//!   exports the blocklist for the firewall;
+//! - [`proxy`]: the pingora filter phases that tie these together;
+//! - [`access_log`]: nginx `combined` lines for logwatch;
+//! - [`control`]: the Unix socket through which the CLI and the runner
+//!   steer a running gateway;
+//! - [`server`]: starting, reloading and stopping it, and recording what
+//!   it saw in the store.
+
+#![warn(missing_docs)]
+
+pub mod access_log;
+pub mod blocklist;
+pub mod client_ip;
+pub mod config;
+pub mod conn;
+pub mod control;
+mod error;
+pub mod events;
+pub mod integrity;
+pub mod limiter;
+pub mod nft;
+pub mod proxy;
+pub mod routes;
+pub mod server;
+pub mod switch;
+
+pub use config::{GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag};
+pub use error::GatewayError;
+pub use server::{GatewayHandle, Reloader, start};
+pub use switch::{SiteMode, SwitchNote};
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

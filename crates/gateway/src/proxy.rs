@@ -1,0 +1,602 @@
+//! The request path through the gateway, as pingora filter phases:
+//!
+//! 1. `request_filter`: framing checks (request smuggling, header limits),
+//!    the client's address, allowlist/blocklist, rate limit and bans, the
+//!    global in-flight cap, the route by Host, the containment switch
+//!    (maintenance page from memory), and whether the response must be
+//!    verified against an approved file;
+//! 2. `upstream_peer` / `fail_to_connect`: the site's origins in turn;
+//! 3. `upstream_request_filter`: forwarding headers, and for verified paths
+//!    no compression, ranges or conditionals, so the origin sends the whole
+//!    identity body;
+//! 4. `response_filter` / `response_body_filter`: for verified paths the
+//!    approved bytes go to the client while the origin's body is compared
+//!    with them;
+//! 5. `logging`: the access log line.
+
+use crate::access_log::{AccessLog, LogLine};
+use crate::blocklist::{Blocklist, Verdict};
+use crate::client_ip::client_ip;
+use crate::conn::GuardedStream;
+use crate::events::{GatewayEvent, TamperSighting};
+use crate::integrity::{ApprovedFile, BodyCheck, Integrity};
+use crate::limiter::{InFlight, Limiter, RateVerdict};
+use crate::now_ms;
+use crate::routes::{Route, RouteTable};
+use crate::switch::{SiteMode, Switchboard};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use ipnet::IpNet;
+use pingora::prelude::*;
+use pingora_http::{RequestHeader, ResponseHeader};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Everything the proxy shares across requests and with the control side.
+#[derive(Debug)]
+pub struct Shared {
+    /// Host → route; swapped whole on reload.
+    pub routes: ArcSwap<RouteTable>,
+    /// Containment switches.
+    pub switches: Switchboard,
+    /// Blocked and allowed addresses.
+    pub blocklist: Blocklist,
+    /// Rate, connection and in-flight limits.
+    pub limiter: Arc<Limiter>,
+    /// Approved files of guarded sites.
+    pub integrity: Option<Integrity>,
+    /// Where request lines go.
+    pub access_log: Option<AccessLog>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: ArcSwap<Vec<IpNet>>,
+    /// Things to record in the store.
+    pub events: tokio::sync::mpsc::Sender<GatewayEvent>,
+    /// Counters for status and tests.
+    pub stats: Stats,
+}
+
+/// Counters since start.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests seen.
+    pub requests: AtomicU64,
+    /// Answered with the maintenance page.
+    pub maintenance: AtomicU64,
+    /// Refused by the blocklist.
+    pub blocked: AtomicU64,
+    /// Refused for rate.
+    pub rate_limited: AtomicU64,
+    /// Shed by the in-flight cap.
+    pub shed: AtomicU64,
+    /// Rejected as malformed or smuggling.
+    pub rejected: AtomicU64,
+    /// Verified responses.
+    pub verified: AtomicU64,
+    /// Verified responses where the origin differed (approved bytes sent).
+    pub tampered: AtomicU64,
+    /// Events dropped because the recorder was behind.
+    pub events_dropped: AtomicU64,
+}
+
+/// The pingora proxy implementation.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// Shared state.
+    pub shared: Arc<Shared>,
+}
+
+/// Per-request state.
+#[derive(Debug, Default)]
+pub struct Ctx {
+    started: Option<Instant>,
+    started_ms: i64,
+    client: Option<IpAddr>,
+    route: Option<Arc<Route>>,
+    in_flight: Option<InFlight>,
+    attempt: usize,
+    first_origin: Option<usize>,
+    verify: Option<Verify>,
+}
+
+#[derive(Debug)]
+struct Verify {
+    file: ApprovedFile,
+    approved: Bytes,
+    /// Set once the response header shows a body worth checking.
+    check: Option<BodyCheck>,
+    head: bool,
+    emitted: bool,
+    origin_status: u16,
+    url_path: String,
+}
+
+impl Gateway {
+    async fn respond(
+        &self,
+        session: &mut Session,
+        status: u16,
+        extra: &[(&str, String)],
+        body: Bytes,
+        close: bool,
+    ) -> Result<bool> {
+        let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
+        header.insert_header("Content-Type", "text/html; charset=utf-8")?;
+        header.insert_header("Content-Length", body.len().to_string())?;
+        header.insert_header("Cache-Control", "no-store")?;
+        for (name, value) in extra {
+            header.insert_header(name.to_string(), value.as_str())?;
+        }
+        if close {
+            session.set_keepalive(None);
+            header.insert_header("Connection", "close")?;
+        }
+        let head = session.req_header().method == http::Method::HEAD;
+        session
+            .write_response_header(Box::new(header), head || body.is_empty())
+            .await?;
+        if !head && !body.is_empty() {
+            session.write_response_body(Some(body), true).await?;
+        }
+        Ok(true)
+    }
+
+    async fn refuse(&self, session: &mut Session, status: u16, why: &str) -> Result<bool> {
+        self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let body = Bytes::from(format!("{status} {why}\n"));
+        self.respond(session, status, &[], body, true).await
+    }
+
+    fn emit(&self, event: GatewayEvent) {
+        if self.shared.events.try_send(event).is_err() {
+            self.shared
+                .stats
+                .events_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Request framing that a proxy must not pass on (RFC 9112 §6.1, §6.3):
+/// Transfer-Encoding together with Content-Length, or any Transfer-Encoding
+/// other than a lone `chunked` — the classic smuggling vectors.
+fn framing_problem(header: &RequestHeader) -> Option<&'static str> {
+    let te: Vec<_> = header
+        .headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .collect();
+    let has_cl = header.headers.contains_key(http::header::CONTENT_LENGTH);
+    if te.is_empty() {
+        return None;
+    }
+    if has_cl {
+        return Some("both Transfer-Encoding and Content-Length");
+    }
+    if te.len() != 1 || !te[0].as_bytes().eq_ignore_ascii_case(b"chunked") {
+        return Some("unsupported Transfer-Encoding");
+    }
+    if header.version == http::Version::HTTP_10 {
+        return Some("Transfer-Encoding in an HTTP/1.0 request");
+    }
+    None
+}
+
+fn header_bytes(header: &RequestHeader) -> usize {
+    header
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + header.uri.to_string().len()
+}
+
+fn request_host(header: &RequestHeader) -> Option<String> {
+    if let Some(host) = header.uri.host() {
+        return Some(match header.uri.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        });
+    }
+    header
+        .headers
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        let shared = &self.shared;
+        ctx.started = Some(Instant::now());
+        ctx.started_ms = now_ms();
+        shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let limits = shared.limiter.limits().clone();
+
+        let peer = session
+            .client_addr()
+            .and_then(|addr| addr.as_inet())
+            .map(|addr| addr.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let trusted = shared.trusted_proxies.load();
+        let client = client_ip(
+            peer,
+            session
+                .req_header()
+                .headers
+                .get("x-forwarded-for")
+                .map(|v| v.as_bytes()),
+            &trusted,
+        );
+        ctx.client = Some(client);
+
+        // Framing and size before anything else: a smuggled or oversized
+        // request is answered and the connection closed.
+        let raw_problem = session
+            .stream()
+            .and_then(|stream| stream.as_any().downcast_ref::<GuardedStream>())
+            .and_then(GuardedStream::framing_problem);
+        if let Some(problem) = raw_problem.or_else(|| framing_problem(session.req_header())) {
+            return self.refuse(session, 400, problem).await;
+        }
+        if limits.max_headers > 0 && session.req_header().headers.len() > limits.max_headers {
+            return self.refuse(session, 431, "too many header fields").await;
+        }
+        if limits.max_header_bytes > 0
+            && header_bytes(session.req_header()) > limits.max_header_bytes
+        {
+            return self.refuse(session, 431, "request header too large").await;
+        }
+
+        let allowed = match shared.blocklist.check(client, ctx.started_ms) {
+            Verdict::Allowed => true,
+            Verdict::Blocked(_) => {
+                shared.stats.blocked.fetch_add(1, Ordering::Relaxed);
+                let body = Bytes::from_static(b"403 Forbidden\n");
+                return self.respond(session, 403, &[], body, true).await;
+            }
+            Verdict::Unlisted => false,
+        };
+        if !allowed {
+            match shared
+                .limiter
+                .check_rate(client, Instant::now(), ctx.started_ms)
+            {
+                RateVerdict::Pass => {}
+                verdict => {
+                    shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if let RateVerdict::Ban(entry) = verdict {
+                        shared.blocklist.insert(entry.clone());
+                        self.emit(GatewayEvent::Banned(entry));
+                    }
+                    let body = Bytes::from_static(b"429 Too Many Requests\n");
+                    return self
+                        .respond(session, 429, &[("Retry-After", "1".into())], body, false)
+                        .await;
+                }
+            }
+        }
+        match shared.limiter.begin_request() {
+            Some(slot) => ctx.in_flight = Some(slot),
+            None => {
+                shared.stats.shed.fetch_add(1, Ordering::Relaxed);
+                let body = Bytes::from_static(b"503 Service Unavailable (busy)\n");
+                return self
+                    .respond(session, 503, &[("Retry-After", "5".into())], body, true)
+                    .await;
+            }
+        }
+
+        let Some(host) = request_host(session.req_header()) else {
+            return self.refuse(session, 400, "no Host").await;
+        };
+        let routes = shared.routes.load();
+        let Some(route) = routes.lookup(&host).cloned() else {
+            let body = Bytes::from_static(b"404 no site is served under this host name\n");
+            return self.respond(session, 404, &[], body, false).await;
+        };
+        ctx.route = Some(route.clone());
+
+        if route.switch.mode() == SiteMode::Maintenance {
+            shared.stats.maintenance.fetch_add(1, Ordering::Relaxed);
+            let retry = route.retry_after.to_string();
+            return self
+                .respond(
+                    session,
+                    503,
+                    &[("Retry-After", retry)],
+                    route.maintenance_page.clone(),
+                    false,
+                )
+                .await;
+        }
+
+        let method = &session.req_header().method;
+        let verifiable = *method == http::Method::GET || *method == http::Method::HEAD;
+        if route.guarded
+            && verifiable
+            && let Some(integrity) = &shared.integrity
+            && let Some(file) = integrity.lookup(&route.site, session.req_header().uri.path())
+        {
+            match integrity.body(&file) {
+                Ok(approved) => {
+                    ctx.verify = Some(Verify {
+                        file,
+                        approved,
+                        check: None,
+                        head: *method == http::Method::HEAD,
+                        emitted: false,
+                        origin_status: 0,
+                        url_path: session.req_header().uri.path().to_string(),
+                    })
+                }
+                Err(problem) => {
+                    // The vault copy is missing or corrupt: nothing safe to
+                    // serve in place of the origin, so pass through and say so.
+                    log::error!("site {}: approved copy unavailable: {problem}", route.site);
+                }
+            }
+        }
+        session.set_read_timeout(Some(limits.body_timeout));
+        Ok(false)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let route = ctx
+            .route
+            .clone()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route"))?;
+        let Some(origin) = route.origin(ctx.attempt, &mut ctx.first_origin) else {
+            return Error::e_explain(
+                ErrorType::ConnectNoRoute,
+                format!("site {}: every origin failed", route.site),
+            );
+        };
+        let addr = origin.addr.ok_or_else(|| {
+            Error::explain(
+                ErrorType::ConnectNoRoute,
+                format!("origin {} did not resolve", origin.authority),
+            )
+        })?;
+        let mut peer = HttpPeer::new(addr, origin.tls, origin.sni.clone());
+        peer.options.connection_timeout = Some(Duration::from_secs(3));
+        peer.options.total_connection_timeout = Some(Duration::from_secs(5));
+        peer.options.read_timeout = Some(Duration::from_secs(60));
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Ctx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        ctx.attempt += 1;
+        if let Some(route) = &ctx.route
+            && ctx.attempt < route.origins.len()
+        {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let peer = session
+            .client_addr()
+            .and_then(|addr| addr.as_inet())
+            .map(|addr| crate::blocklist::canonical(addr.ip()));
+        let client = ctx.client.or(peer);
+        if let Some(client) = client {
+            upstream.insert_header("X-Real-IP", client.to_string())?;
+        }
+        if let Some(peer) = peer {
+            let trusted = self.shared.trusted_proxies.load();
+            let chain = match upstream.headers.get("x-forwarded-for") {
+                Some(existing) if trusted.iter().any(|net| net.contains(&peer)) => {
+                    format!("{}, {peer}", String::from_utf8_lossy(existing.as_bytes()))
+                }
+                _ => peer.to_string(),
+            };
+            upstream.insert_header("X-Forwarded-For", chain)?;
+        }
+        let tls = session
+            .digest()
+            .and_then(|digest| digest.ssl_digest.as_ref())
+            .is_some();
+        upstream.insert_header("X-Forwarded-Proto", if tls { "https" } else { "http" })?;
+        if ctx.verify.is_some() {
+            for name in [
+                "accept-encoding",
+                "range",
+                "if-range",
+                "if-none-match",
+                "if-modified-since",
+                "if-match",
+                "if-unmodified-since",
+            ] {
+                upstream.remove_header(name);
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(verify) = ctx.verify.as_mut() else {
+            return Ok(());
+        };
+        let status = response.status.as_u16();
+        // 200 is compared; 404 for an approved file means it was deleted.
+        // Anything else (an origin error, a redirect) passes through.
+        if status != 200 && status != 404 {
+            ctx.verify = None;
+            return Ok(());
+        }
+        verify.origin_status = status;
+        verify.check = Some(BodyCheck::new(verify.approved.clone()));
+        if status != 200 {
+            response.set_status(200)?;
+        }
+        for name in [
+            "transfer-encoding",
+            "content-encoding",
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "content-range",
+        ] {
+            response.remove_header(name);
+        }
+        response.insert_header("Content-Length", verify.approved.len().to_string())?;
+        response.insert_header(
+            "X-Sitewarden-Verified",
+            verify.file.blake3[..16].to_string(),
+        )?;
+        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<Duration>> {
+        let Some(verify) = ctx.verify.as_mut() else {
+            return Ok(None);
+        };
+        let Some(check) = verify.check.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(chunk) = body.take() {
+            check.feed(&chunk);
+        }
+        if !verify.emitted && !verify.head {
+            // The client gets the approved bytes, whatever the origin sends.
+            *body = Some(verify.approved.clone());
+            verify.emitted = true;
+        }
+        if end_of_stream && let Some(check) = verify.check.take() {
+            let origin_status = verify.origin_status;
+            let mismatch = check.finish();
+            let verify = ctx.verify.take().expect("checked above");
+            if let Some(mismatch) = mismatch
+                && let Some(route) = &ctx.route
+            {
+                self.shared.stats.tampered.fetch_add(1, Ordering::Relaxed);
+                self.emit(GatewayEvent::Tamper(TamperSighting {
+                    site: route.site.clone(),
+                    url_path: verify.url_path,
+                    file: verify.file.path.clone(),
+                    approved_blake3: verify.file.blake3.clone(),
+                    origin_status,
+                    differs_at: mismatch.differs_at,
+                    origin_len: mismatch.origin_len,
+                    evidence: mismatch.evidence,
+                    evidence_truncated: mismatch.evidence_truncated,
+                    client: ctx
+                        .client
+                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    at_ms: now_ms(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        ctx.in_flight = None;
+        let Some(log) = &self.shared.access_log else {
+            return;
+        };
+        let header = session.req_header();
+        let target = header
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let version = match header.version {
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            _ => "HTTP/1.1",
+        };
+        let status = session
+            .response_written()
+            .map(|response| response.status.as_u16())
+            .unwrap_or(0);
+        log.log(&LogLine {
+            client: ctx
+                .client
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            at_ms: ctx.started_ms,
+            method: header.method.as_str(),
+            target,
+            version,
+            status,
+            bytes: session.body_bytes_sent(),
+            referer: session.get_header_bytes("referer"),
+            user_agent: session.get_header_bytes("user-agent"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut header = RequestHeader::build("POST", b"/", None).unwrap();
+        for (name, value) in headers {
+            header.append_header(name.to_string(), *value).unwrap();
+        }
+        header
+    }
+
+    #[test]
+    fn smuggling_framings_are_named() {
+        assert_eq!(framing_problem(&request(&[("Content-Length", "5")])), None);
+        assert_eq!(
+            framing_problem(&request(&[("Transfer-Encoding", "chunked")])),
+            None
+        );
+        assert!(
+            framing_problem(&request(&[
+                ("Content-Length", "5"),
+                ("Transfer-Encoding", "chunked")
+            ]))
+            .unwrap()
+            .contains("both")
+        );
+        for odd in ["chunked, identity", "xchunked", "identity"] {
+            assert!(framing_problem(&request(&[("Transfer-Encoding", odd)])).is_some());
+        }
+        assert!(
+            framing_problem(&request(&[
+                ("Transfer-Encoding", "chunked"),
+                ("Transfer-Encoding", "chunked")
+            ]))
+            .is_some()
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The containment switch (PLAN §5 "cut the site off from external
+//! service"): per site, `serving` or `maintenance`.
+//!
+//! A switch is one atomic flag that every request reads, so flipping it
+//! takes effect on the very next request on every connection, keep-alive
+//! and HTTP/2 streams included. Who flipped it, when and why travel beside
+//! the flag for the maintenance page and the status view; the durable
+//! record is the store's (`site_switches`), written before the flag moves.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Whether a site is served or cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteMode {
+    /// Requests go to the origin.
+    Serving,
+    /// Requests get the maintenance page with 503, from memory.
+    Maintenance,
+}
+
+impl SiteMode {
+    /// Stable name used in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteMode::Serving => "serving",
+            SiteMode::Maintenance => "maintenance",
+        }
+    }
+
+    /// Parses [`SiteMode::as_str`].
+    pub fn parse(text: &str) -> Option<SiteMode> {
+        match text {
+            "serving" => Some(SiteMode::Serving),
+            "maintenance" => Some(SiteMode::Maintenance),
+            _ => None,
+        }
+    }
+}
+
+/// Who moved a switch, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchNote {
+    /// The mode it was moved to.
+    pub mode: SiteMode,
+    /// Why (the incident, the commander's words).
+    pub reason: String,
+    /// The acting user or component.
+    pub by: String,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// One site's switch.
+#[derive(Debug)]
+pub struct SiteSwitch {
+    maintenance: AtomicBool,
+    note: Mutex<Option<SwitchNote>>,
+}
+
+impl SiteSwitch {
+    fn new() -> SiteSwitch {
+        SiteSwitch {
+            maintenance: AtomicBool::new(false),
+            note: Mutex::new(None),
+        }
+    }
+
+    /// The mode the next request sees.
+    pub fn mode(&self) -> SiteMode {
+        if self.maintenance.load(Ordering::Acquire) {
+            SiteMode::Maintenance
+        } else {
+            SiteMode::Serving
+        }
+    }
+
+    /// The last move, if any.
+    pub fn note(&self) -> Option<SwitchNote> {
+        self.note.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, note: SwitchNote) {
+        let maintenance = note.mode == SiteMode::Maintenance;
+        *self.note.lock().unwrap_or_else(|e| e.into_inner()) = Some(note);
+        self.maintenance.store(maintenance, Ordering::Release);
+    }
+}
+
+/// Every site's switch, shared by the proxy, the control socket and
+/// reloads (a reloaded route table keeps the same switches).
+#[derive(Debug, Default)]
+pub struct Switchboard {
+    sites: RwLock<HashMap<String, Arc<SiteSwitch>>>,
+}
+
+impl Switchboard {
+    /// The switch of `site`, created (serving) on first use.
+    pub fn switch(&self, site: &str) -> Arc<SiteSwitch> {
+        if let Some(found) = self
+            .sites
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(site)
+        {
+            return found.clone();
+        }
+        self.sites
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(site.to_string())
+            .or_insert_with(|| Arc::new(SiteSwitch::new()))
+            .clone()
+    }
+
+    /// Moves `site`'s switch; the next request sees the new mode.
+    pub fn set(&self, site: &str, note: SwitchNote) {
+        self.switch(site).set(note);
+    }
+
+    /// Every site's mode and last move, sorted by site.
+    pub fn snapshot(&self) -> Vec<(String, SiteMode, Option<SwitchNote>)> {
+        let sites = self.sites.read().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = sites
+            .iter()
+            .map(|(site, switch)| (site.clone(), switch.mode(), switch.note()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switch_is_shared_and_remembers_its_last_move() {
+        let board = Switchboard::default();
+        let held = board.switch("portal");
+        assert_eq!(held.mode(), SiteMode::Serving);
+        board.set(
+            "portal",
+            SwitchNote {
+                mode: SiteMode::Maintenance,
+                reason: "defaced home page".into(),
+                by: "duty officer".into(),
+                at_ms: 1,
+            },
+        );
+        assert_eq!(held.mode(), SiteMode::Maintenance);
+        assert_eq!(held.note().unwrap().reason, "defaced home page");
+        assert_eq!(board.snapshot()[0].1, SiteMode::Maintenance);
+        assert_eq!(SiteMode::parse("serving"), Some(SiteMode::Serving));
+        assert_eq!(SiteMode::parse("up"), None);
+    }
+}

@@ -1,0 +1,752 @@
+//! The gateway against real origins on loopback: routing, the containment
+//! switch on an open keep-alive connection, persistence across restarts,
+//! integrity-verified serving of a guarded root, rate limits and bans from
+//! distinct 127.0.0.x addresses, slow clients, request smuggling, header
+//! limits, HTTP/2 and TLS, the access log.
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use sitewarden_gateway::control::{self, Request};
+use sitewarden_gateway::{GatewayConfig, GatewayHandle, Limits, SiteMode, parse_route_flag};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A static web server over a directory, counting the requests it serves.
+struct Origin {
+    addr: SocketAddr,
+    hits: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct OriginState {
+    root: PathBuf,
+    hits: Arc<AtomicU64>,
+    label: &'static str,
+}
+
+async fn serve_file(
+    State(state): State<OriginState>,
+    path: Option<UrlPath<String>>,
+) -> impl IntoResponse {
+    state.hits.fetch_add(1, Ordering::Relaxed);
+    let relative = path.map(|UrlPath(p)| p).unwrap_or_default();
+    let relative = if relative.is_empty() || relative.ends_with('/') {
+        format!("{relative}index.html")
+    } else {
+        relative
+    };
+    match std::fs::read(state.root.join(&relative)) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                ("content-type", "text/html; charset=utf-8"),
+                ("x-origin", state.label),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!("{} has no {relative}\n", state.label),
+        )
+            .into_response(),
+    }
+}
+
+fn start_origin(root: &Path, label: &'static str) -> Origin {
+    let hits = Arc::new(AtomicU64::new(0));
+    let state = OriginState {
+        root: root.to_path_buf(),
+        hits: hits.clone(),
+        label,
+    };
+    // Its own thread and runtime, so tests of any flavour can use it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = Router::new()
+                .route("/", axum::routing::get(serve_file))
+                .route("/{*path}", axum::routing::get(serve_file).post(serve_file))
+                .with_state(state);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    Origin {
+        addr: rx.recv().unwrap(),
+        hits,
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn config(routes: &[String], limits: Limits) -> GatewayConfig {
+    GatewayConfig {
+        listen: vec![free_port()],
+        routes: routes
+            .iter()
+            .map(|r| parse_route_flag(r).unwrap())
+            .collect(),
+        limits,
+        threads: 2,
+        grace: Duration::from_secs(1),
+        ..GatewayConfig::default()
+    }
+}
+
+fn start(config: GatewayConfig, data: &Path) -> GatewayHandle {
+    let handle = sitewarden_gateway::start(config, data, None).unwrap();
+    handle.wait_ready(Duration::from_secs(10)).unwrap();
+    handle
+}
+
+/// One HTTP/1.1 request on an open connection; returns (status, headers, body).
+fn exchange(stream: &mut TcpStream, request: &str) -> (u16, String, Vec<u8>) {
+    stream.write_all(request.as_bytes()).unwrap();
+    read_response(stream)
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buffer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).unwrap();
+        assert!(
+            n > 0,
+            "connection closed mid-header: {:?}",
+            String::from_utf8_lossy(&buffer)
+        );
+        buffer.push(byte[0]);
+    }
+    let head = String::from_utf8(buffer).unwrap();
+    let status: u16 = head[9..12].parse().unwrap();
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().unwrap())
+        })
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, head, body)
+}
+
+fn get(host: &str) -> String {
+    format!("GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gateway-test\r\n\r\n")
+}
+
+async fn send(data: &Path, request: Request) -> control::Response {
+    control::send(data, &request)
+        .await
+        .unwrap()
+        .expect("a gateway answers on the control socket")
+}
+
+fn switch(site: &str, mode: SiteMode) -> Request {
+    Request::Switch {
+        site: site.into(),
+        mode,
+        reason: "home page defaced".into(),
+        by: "duty officer 王五".into(),
+    }
+}
+
+#[test]
+fn routes_by_host_to_each_sites_origin() {
+    let a_root = tempfile::tempdir().unwrap();
+    let b_root = tempfile::tempdir().unwrap();
+    std::fs::write(a_root.path().join("index.html"), "portal home").unwrap();
+    std::fs::write(b_root.path().join("index.html"), "procurement home").unwrap();
+    let a = start_origin(a_root.path(), "a");
+    let b = start_origin(b_root.path(), "b");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[
+                format!("portal.example.gov.test=http://{}", a.addr),
+                format!("zfcg.example.gov.test=http://{}", b.addr),
+            ],
+            Limits::default(),
+        ),
+        data.path(),
+    );
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let (status, head, body) = exchange(&mut conn, &get("portal.example.gov.test"));
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, b"portal home".as_slice()),
+        "{head}"
+    );
+    let (status, _, body) = exchange(&mut conn, &get("ZFCG.example.gov.test:8080"));
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, b"procurement home".as_slice())
+    );
+    let (status, _, _) = exchange(&mut conn, &get("unknown.example.gov.test"));
+    assert_eq!(status, 404);
+    assert_eq!(a.hits.load(Ordering::Relaxed), 1);
+    assert_eq!(b.hits.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits::default(),
+        ),
+        data.path(),
+    );
+    let addr = gateway.listen()[0];
+    let mut conn = tokio::task::spawn_blocking(move || TcpStream::connect(addr).unwrap())
+        .await
+        .unwrap();
+    let request = get("portal.example.gov.test");
+    let (status, _, _) = exchange(&mut conn, &request);
+    assert_eq!(status, 200);
+
+    let answer = send(
+        data.path(),
+        switch("portal.example.gov.test", SiteMode::Maintenance),
+    )
+    .await;
+    assert!(answer.ok, "{answer:?}");
+    // The very next request on the same connection: maintenance.
+    let (status, head, body) = exchange(&mut conn, &request);
+    assert_eq!(status, 503, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 300"),
+        "{head}"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("网站维护中"));
+    let hits_while_contained = origin.hits.load(Ordering::Relaxed);
+
+    let answer = send(
+        data.path(),
+        switch("portal.example.gov.test", SiteMode::Serving),
+    )
+    .await;
+    assert!(answer.ok);
+    let (status, _, body) = exchange(&mut conn, &request);
+    assert_eq!((status, body.as_slice()), (200, b"portal home".as_slice()));
+    assert_eq!(
+        hits_while_contained, 1,
+        "the origin saw nothing while contained"
+    );
+
+    // The switch takes effect in well under a millisecond once answered:
+    // measure the round trip of switch + next request on a warm connection.
+    let mut worst = Duration::ZERO;
+    for mode in [SiteMode::Maintenance, SiteMode::Serving].repeat(10) {
+        let started = Instant::now();
+        assert!(
+            send(data.path(), switch("portal.example.gov.test", mode))
+                .await
+                .ok
+        );
+        worst = worst.max(started.elapsed());
+        let (status, _, _) = exchange(&mut conn, &request);
+        assert_eq!(
+            status,
+            if mode == SiteMode::Maintenance {
+                503
+            } else {
+                200
+            }
+        );
+    }
+    eprintln!("slowest switch acknowledged in {worst:?}");
+
+    let unknown = send(data.path(), switch("nowhere", SiteMode::Maintenance)).await;
+    assert!(!unknown.ok);
+    assert!(unknown.error.unwrap().contains("nowhere"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_in_the_store_survives_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let routes = [format!("portal.example.gov.test=http://{}", origin.addr)];
+    let store = sitewarden_store::Store::open(data.path()).await.unwrap();
+    store
+        .record_switch(&sitewarden_store::SwitchEvent {
+            switch: sitewarden_store::SiteSwitchRecord {
+                site: "portal.example.gov.test".into(),
+                mode: "maintenance".into(),
+                reason: "defaced".into(),
+                by: "commander".into(),
+                at_ms: 1,
+            },
+            backend: "gateway".into(),
+            outcome: "recorded".into(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let data_dir = data.path().to_path_buf();
+        let config = config(&routes, Limits::default());
+        let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+            .await
+            .unwrap();
+        let addr = gateway.listen()[0];
+        let (status, _, body) = tokio::task::spawn_blocking(move || {
+            let mut conn = TcpStream::connect(addr).unwrap();
+            exchange(&mut conn, &get("portal.example.gov.test"))
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+        tokio::task::spawn_blocking(move || gateway.stop())
+            .await
+            .unwrap();
+    }
+    assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_static_file_is_never_served_and_is_reported() {
+    let root = tempfile::tempdir().unwrap();
+    let approved = "<html><body>示例省门户 approved home page</body></html>".repeat(200);
+    std::fs::write(root.path().join("index.html"), &approved).unwrap();
+    std::fs::create_dir(root.path().join("news")).unwrap();
+    std::fs::write(root.path().join("news/a.html"), "approved news").unwrap();
+    std::fs::write(root.path().join("app.php"), "dynamic").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let guard = sitewarden_guard::GuardData::open(data.path()).unwrap();
+    sitewarden_guard::approve(
+        &guard,
+        &sitewarden_guard::ApproveOptions {
+            root: root.path().to_path_buf(),
+            from: None,
+            site: Some("portal".into()),
+            excludes: None,
+            upload_dirs: None,
+            approved_by: "test".into(),
+            note: "baseline".into(),
+        },
+        &|_| {},
+    )
+    .unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let mut config = config(
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        Limits::default(),
+    );
+    config.routes[0].site = "portal".into();
+    config.routes[0].guarded_root = Some(root.path().to_path_buf());
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let base = format!("http://{}", gateway.listen()[0]);
+    let client = reqwest::Client::builder()
+        .resolve("portal.example.gov.test", gateway.listen()[0])
+        .build()
+        .unwrap();
+    let url = |path: &str| {
+        format!(
+            "http://portal.example.gov.test:{}{path}",
+            gateway.listen()[0].port()
+        )
+    };
+    let _ = base;
+
+    // Untouched: the approved page, verified.
+    let response = client.get(url("/")).send().await.unwrap();
+    assert!(response.headers().contains_key("x-sitewarden-verified"));
+    assert_eq!(response.text().await.unwrap(), approved);
+
+    // Defaced on the origin: the client still gets the approved bytes.
+    std::fs::write(
+        root.path().join("index.html"),
+        "<html><body>hacked by someone <a href=http://casino.example>x</a></body></html>",
+    )
+    .unwrap();
+    for path in ["/", "/index.html", "/./index.html", "//index.html?x=1"] {
+        let response = client
+            .get(url(path))
+            .header("Accept-Encoding", "gzip")
+            .header("Range", "bytes=0-5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.text().await.unwrap(), approved, "{path}");
+    }
+    // Deleted on the origin: served as approved.
+    std::fs::remove_file(root.path().join("news/a.html")).unwrap();
+    let response = client.get(url("/news/a.html")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "approved news");
+    // HEAD: approved length, no body.
+    let response = client.head(url("/index.html")).send().await.unwrap();
+    assert_eq!(
+        response.headers()["content-length"].to_str().unwrap(),
+        approved.len().to_string()
+    );
+    // Dynamic pages pass through as the origin sends them.
+    std::fs::write(root.path().join("app.php"), "changed output").unwrap();
+    let response = client.get(url("/app.php")).send().await.unwrap();
+    assert!(!response.headers().contains_key("x-sitewarden-verified"));
+    assert_eq!(response.text().await.unwrap(), "changed output");
+
+    // The sighting reaches the store as a defacement signal with the
+    // origin's bytes as evidence.
+    let store = sitewarden_store::Store::open(data.path()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let incident = loop {
+        let incidents = store.incidents().await.unwrap();
+        if let Some(incident) = incidents.into_iter().find(|i| i.site == "portal") {
+            break incident;
+        }
+        assert!(Instant::now() < deadline, "no incident recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let detail = store.incident(incident.id).await.unwrap().unwrap();
+    let hacked = detail
+        .signals
+        .iter()
+        .flat_map(|signal| signal.reasons.iter())
+        .any(|reason| reason.contains("different from the approved version"));
+    assert!(hacked, "{:?}", detail.signals);
+    assert!(
+        detail
+            .evidence
+            .iter()
+            .any(|item| item.kind == "gateway_tampered_response"),
+        "{:?}",
+        detail.evidence
+    );
+    let status = control::send(data.path(), &Request::Status)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .unwrap();
+    assert!(status.tampered >= 5, "{status:?}");
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_address_is_limited_then_banned_while_others_are_served() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        rate_per_ip: 5.0,
+        burst_per_ip: 10.0,
+        ban_after_refusals: 20,
+        ban_base: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let config = config(
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        limits,
+    );
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let gateway_addr = gateway.listen()[0];
+    let client_from = |source: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .resolve("portal.example.gov.test", gateway_addr)
+            .build()
+            .unwrap()
+    };
+    let url = format!("http://portal.example.gov.test:{}/", gateway_addr.port());
+    let flooder = client_from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        // 0: the connection was dropped at the door (banned).
+        let status = match flooder.get(&url).send().await {
+            Ok(response) => response.status().as_u16(),
+            Err(_) => 0,
+        };
+        statuses.push(status);
+    }
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    assert!((10..=12).contains(&ok), "burst then rate: {statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let first_refusal = statuses.iter().position(|&s| s == 429).unwrap();
+    assert!(
+        statuses[first_refusal..].iter().all(|&s| s != 200),
+        "no success after the limit bit: {statuses:?}"
+    );
+    // Banned after 20 refusals: refused at the door from then on.
+    let after = flooder.get(&url).send().await;
+    let banned = match after {
+        Ok(response) => response.status().as_u16() == 403,
+        Err(_) => true, // the connection is dropped before a byte is read
+    };
+    assert!(banned, "the flooder is banned");
+    // Another address is served normally.
+    let neighbour = client_from([127, 0, 0, 3]);
+    assert_eq!(neighbour.get(&url).send().await.unwrap().status(), 200);
+
+    // The ban is in the store with its escalation and expiry.
+    let store = sitewarden_store::Store::open(data.path()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let blocks = store
+            .active_blocks(sitewarden_guard::now_ms())
+            .await
+            .unwrap();
+        if let Some(block) = blocks.iter().find(|b| b.net == "127.0.0.2/32") {
+            assert_eq!(block.source, "gateway");
+            assert!(block.until_ms.is_some());
+            assert!(block.reason.contains("offence 1"), "{}", block.reason);
+            break;
+        }
+        assert!(Instant::now() < deadline, "ban not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Lifting it by hand lets the client back in.
+    let answer = send(
+        data.path(),
+        Request::Unban {
+            net: "127.0.0.2".into(),
+        },
+    )
+    .await;
+    assert!(answer.ok, "{answer:?}");
+    let _ = store.remove_block("127.0.0.2/32").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fresh = client_from([127, 0, 0, 2]);
+    assert_eq!(fresh.get(&url).send().await.unwrap().status(), 200);
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits {
+                header_timeout: Duration::from_millis(800),
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    let mut slow = TcpStream::connect(gateway.listen()[0]).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = Instant::now();
+    let request = get("portal.example.gov.test");
+    let mut cut_off = None;
+    for byte in request.as_bytes().iter().take(request.len() - 2) {
+        if slow.write_all(&[*byte]).is_err() {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                cut_off = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => {
+                cut_off = Some(started.elapsed());
+                break;
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                cut_off = Some(started.elapsed());
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cut_off = cut_off.expect("the slow client was never cut off");
+    assert!(
+        cut_off < Duration::from_millis(2500),
+        "cut off after {cut_off:?}"
+    );
+    assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
+    // A kept-alive connection idle between prompt requests is fine.
+    let mut prompt = TcpStream::connect(gateway.listen()[0]).unwrap();
+    for _ in 0..3 {
+        let (status, _, _) = exchange(&mut prompt, &request);
+        assert_eq!(status, 200);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits::default(),
+        ),
+        data.path(),
+    );
+    let attempts = [
+        "POST / HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG",
+        "POST / HTTP/1.1\r\nHost: portal.example.gov.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: portal.example.gov.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+    ];
+    for attempt in attempts {
+        let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+        conn.write_all(attempt.as_bytes()).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400"), "{attempt:?} → {text:?}");
+        assert_eq!(
+            text.matches("HTTP/1.1").count(),
+            1,
+            "one answer, then closed"
+        );
+    }
+    let big = "x".repeat(20 * 1024);
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let (status, _, _) = exchange(
+        &mut conn,
+        &format!("GET / HTTP/1.1\r\nHost: portal.example.gov.test\r\nX-Big: {big}\r\n\r\n"),
+    );
+    assert_eq!(status, 431);
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let (status, _, _) = exchange(
+        &mut conn,
+        &format!("GET / HTTP/1.1\r\nHost: portal.example.gov.test\r\n{many}\r\n"),
+    );
+    assert_eq!(status, 431);
+    // Garbage that is not HTTP at all: pingora closes the connection
+    // (with a 400 when it can say one); never a crash, a hang, or a
+    // request to the origin.
+    for garbage in [
+        b"NOT A REQUEST\r\n\r\n".as_slice(),
+        b"GET / HTTP/1.1\r\nHost portal.example.gov.test\r\n\r\n".as_slice(),
+        b"\x00\x01\x02 binary\r\n\r\n".as_slice(),
+    ] {
+        let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+        conn.write_all(garbage).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+            "{garbage:?} → {answer:?}"
+        );
+    }
+    assert_eq!(
+        origin.hits.load(Ordering::Relaxed),
+        0,
+        "nothing reached the origin"
+    );
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_down_is_a_502_and_http2_and_the_access_log_work() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let dead = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(
+        &[
+            format!("portal.example.gov.test=http://{}", origin.addr),
+            format!("down.example.gov.test=http://{dead}"),
+        ],
+        Limits::default(),
+    );
+    let log = data.path().join("access.log");
+    config.access_log = Some(log.clone());
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .resolve("portal.example.gov.test", addr)
+        .resolve("down.example.gov.test", addr)
+        .build()
+        .unwrap();
+    let response = h2
+        .get(format!(
+            "http://portal.example.gov.test:{}/?q=1",
+            addr.port()
+        ))
+        .header("User-Agent", "Mozilla/5.0 (test)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.text().await.unwrap(), "portal home");
+    let response = h2
+        .get(format!("http://down.example.gov.test:{}/", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "access log: {text:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("127.0.0.1 - - ["), "{first}");
+    assert!(
+        first.contains("\"GET /?q=1 HTTP/2.0\" 200 11 \"-\" \"Mozilla/5.0 (test)\""),
+        "{first}"
+    );
+    assert!(text.lines().nth(1).unwrap().contains("\" 502 "), "{text}");
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
