@@ -61,6 +61,15 @@ impl SiteState {
             SiteState::Maintenance => "maintenance",
         }
     }
+
+    /// Parses [`SiteState::as_str`].
+    pub fn parse(text: &str) -> Option<SiteState> {
+        match text {
+            "serving" => Some(SiteState::Serving),
+            "maintenance" => Some(SiteState::Maintenance),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for SiteState {

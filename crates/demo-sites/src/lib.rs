@@ -41,6 +41,7 @@ pub fn loopback_plan_options(
             .map(|site| (site.host().to_string(), site.addr().port()))
             .collect(),
         notify_webhook: duty_room.map(|room| (room.url(), room.secret().to_string())),
+        gateway: None,
     }
 }
 pub use render::render_page;

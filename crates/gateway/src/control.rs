@@ -13,7 +13,7 @@
 use crate::blocklist::{BlockEntry, parse_net};
 use crate::error::GatewayError;
 use crate::proxy::Shared;
-use crate::switch::{SiteMode, SwitchNote};
+use crate::switch::{SiteState, SwitchNote};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub enum Request {
         /// Site name or one of its host names.
         site: String,
         /// The new mode.
-        mode: SiteMode,
+        mode: SiteState,
         /// Why.
         reason: String,
         /// Who.
@@ -109,7 +109,7 @@ pub struct SiteStatus {
     /// Site name.
     pub site: String,
     /// Current mode.
-    pub mode: SiteMode,
+    pub mode: SiteState,
     /// The last move.
     pub note: Option<SwitchNote>,
 }

@@ -39,7 +39,7 @@ pub mod switch;
 pub use config::{GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag};
 pub use error::GatewayError;
 pub use server::{GatewayHandle, Reloader, start};
-pub use switch::{SiteMode, SwitchNote};
+pub use switch::{SiteState, SwitchNote};
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> i64 {

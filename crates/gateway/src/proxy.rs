@@ -23,7 +23,7 @@ use crate::integrity::{ApprovedFile, BodyCheck, Integrity};
 use crate::limiter::{InFlight, Limiter, RateVerdict};
 use crate::now_ms;
 use crate::routes::{Route, RouteTable};
-use crate::switch::{SiteMode, Switchboard};
+use crate::switch::{SiteState, Switchboard};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -306,7 +306,7 @@ impl ProxyHttp for Gateway {
         };
         ctx.route = Some(route.clone());
 
-        if route.switch.mode() == SiteMode::Maintenance {
+        if route.switch.mode() == SiteState::Maintenance {
             shared.stats.maintenance.fetch_add(1, Ordering::Relaxed);
             let retry = route.retry_after.to_string();
             return self

@@ -19,7 +19,7 @@ use crate::integrity::Integrity;
 use crate::limiter::Limiter;
 use crate::proxy::{Gateway, Shared, Stats};
 use crate::routes::RouteTable;
-use crate::switch::{SiteMode, SwitchNote, Switchboard};
+use crate::switch::{SiteState, SwitchNote, Switchboard};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora_core::apps::ServerApp;
@@ -491,7 +491,7 @@ async fn control_plane(
 /// logwatch or another gateway) that this gateway does not have yet.
 async fn sync_from_store(shared: &Shared, store: &Store) -> Result<(), GatewayError> {
     for record in store.site_switches().await? {
-        let Some(mode) = SiteMode::parse(&record.mode) else {
+        let Some(mode) = SiteState::parse(&record.mode) else {
             continue;
         };
         let current = shared.switches.switch(&record.site).note();

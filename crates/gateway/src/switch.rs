@@ -12,40 +12,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Whether a site is served or cut off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SiteMode {
-    /// Requests go to the origin.
-    Serving,
-    /// Requests get the maintenance page with 503, from memory.
-    Maintenance,
-}
-
-impl SiteMode {
-    /// Stable name used in the store and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SiteMode::Serving => "serving",
-            SiteMode::Maintenance => "maintenance",
-        }
-    }
-
-    /// Parses [`SiteMode::as_str`].
-    pub fn parse(text: &str) -> Option<SiteMode> {
-        match text {
-            "serving" => Some(SiteMode::Serving),
-            "maintenance" => Some(SiteMode::Maintenance),
-            _ => None,
-        }
-    }
-}
+/// Whether a site is served or cut off: one type for every containment
+/// backend.
+pub use sitewarden_contain::SiteState;
 
 /// Who moved a switch, when and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwitchNote {
     /// The mode it was moved to.
-    pub mode: SiteMode,
+    pub mode: SiteState,
     /// Why (the incident, the commander's words).
     pub reason: String,
     /// The acting user or component.
@@ -70,11 +45,11 @@ impl SiteSwitch {
     }
 
     /// The mode the next request sees.
-    pub fn mode(&self) -> SiteMode {
+    pub fn mode(&self) -> SiteState {
         if self.maintenance.load(Ordering::Acquire) {
-            SiteMode::Maintenance
+            SiteState::Maintenance
         } else {
-            SiteMode::Serving
+            SiteState::Serving
         }
     }
 
@@ -84,7 +59,7 @@ impl SiteSwitch {
     }
 
     fn set(&self, note: SwitchNote) {
-        let maintenance = note.mode == SiteMode::Maintenance;
+        let maintenance = note.mode == SiteState::Maintenance;
         *self.note.lock().unwrap_or_else(|e| e.into_inner()) = Some(note);
         self.maintenance.store(maintenance, Ordering::Release);
     }
@@ -122,7 +97,7 @@ impl Switchboard {
     }
 
     /// Every site's mode and last move, sorted by site.
-    pub fn snapshot(&self) -> Vec<(String, SiteMode, Option<SwitchNote>)> {
+    pub fn snapshot(&self) -> Vec<(String, SiteState, Option<SwitchNote>)> {
         let sites = self.sites.read().unwrap_or_else(|e| e.into_inner());
         let mut all: Vec<_> = sites
             .iter()
@@ -141,20 +116,20 @@ mod tests {
     fn a_switch_is_shared_and_remembers_its_last_move() {
         let board = Switchboard::default();
         let held = board.switch("portal");
-        assert_eq!(held.mode(), SiteMode::Serving);
+        assert_eq!(held.mode(), SiteState::Serving);
         board.set(
             "portal",
             SwitchNote {
-                mode: SiteMode::Maintenance,
+                mode: SiteState::Maintenance,
                 reason: "defaced home page".into(),
                 by: "duty officer".into(),
                 at_ms: 1,
             },
         );
-        assert_eq!(held.mode(), SiteMode::Maintenance);
+        assert_eq!(held.mode(), SiteState::Maintenance);
         assert_eq!(held.note().unwrap().reason, "defaced home page");
-        assert_eq!(board.snapshot()[0].1, SiteMode::Maintenance);
-        assert_eq!(SiteMode::parse("serving"), Some(SiteMode::Serving));
-        assert_eq!(SiteMode::parse("up"), None);
+        assert_eq!(board.snapshot()[0].1, SiteState::Maintenance);
+        assert_eq!(SiteState::parse("serving"), Some(SiteState::Serving));
+        assert_eq!(SiteState::parse("up"), None);
     }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use sitewarden_gateway::control::{self, Request};
-use sitewarden_gateway::{GatewayConfig, GatewayHandle, Limits, SiteMode, parse_route_flag};
+use sitewarden_gateway::{GatewayConfig, GatewayHandle, Limits, SiteState, parse_route_flag};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ async fn send(data: &Path, request: Request) -> control::Response {
         .expect("a gateway answers on the control socket")
 }
 
-fn switch(site: &str, mode: SiteMode) -> Request {
+fn switch(site: &str, mode: SiteState) -> Request {
     Request::Switch {
         site: site.into(),
         mode,
@@ -230,7 +230,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
 
     let answer = send(
         data.path(),
-        switch("portal.example.gov.test", SiteMode::Maintenance),
+        switch("portal.example.gov.test", SiteState::Maintenance),
     )
     .await;
     assert!(answer.ok, "{answer:?}");
@@ -246,7 +246,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
 
     let answer = send(
         data.path(),
-        switch("portal.example.gov.test", SiteMode::Serving),
+        switch("portal.example.gov.test", SiteState::Serving),
     )
     .await;
     assert!(answer.ok);
@@ -260,7 +260,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
     // The switch takes effect in well under a millisecond once answered:
     // measure the round trip of switch + next request on a warm connection.
     let mut worst = Duration::ZERO;
-    for mode in [SiteMode::Maintenance, SiteMode::Serving].repeat(10) {
+    for mode in [SiteState::Maintenance, SiteState::Serving].repeat(10) {
         let started = Instant::now();
         assert!(
             send(data.path(), switch("portal.example.gov.test", mode))
@@ -271,7 +271,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
         let (status, _, _) = exchange(&mut conn, &request);
         assert_eq!(
             status,
-            if mode == SiteMode::Maintenance {
+            if mode == SiteState::Maintenance {
                 503
             } else {
                 200
@@ -280,7 +280,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
     }
     eprintln!("slowest switch acknowledged in {worst:?}");
 
-    let unknown = send(data.path(), switch("nowhere", SiteMode::Maintenance)).await;
+    let unknown = send(data.path(), switch("nowhere", SiteState::Maintenance)).await;
     assert!(!unknown.ok);
     assert!(unknown.error.unwrap().contains("nowhere"));
 }

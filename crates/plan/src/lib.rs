@@ -46,7 +46,8 @@ pub use response::{
     shipped_playbook,
 };
 pub use sample::{
-    SAMPLE_PORTAL_HOST, SAMPLE_ZFCG_HOST, SampleOptions, sample_plan, sample_plan_with,
+    SAMPLE_PORTAL_HOST, SAMPLE_ZFCG_HOST, SampleGateway, SampleOptions, sample_plan,
+    sample_plan_with,
 };
 pub use validate::{MAX_BODY_BYTES, MAX_INTERVAL_SECONDS, MIN_BODY_BYTES};
 

@@ -30,6 +30,18 @@ pub struct SampleOptions {
     /// of the sample's channels (the demo's duty-room screen on loopback):
     /// the sample's `.test` channel hosts are never contacted.
     pub notify_webhook: Option<(String, String)>,
+    /// A real `[gateway]` section and each site's `origins` (the demo's
+    /// gateway in front of its sample sites); commented examples when None.
+    pub gateway: Option<SampleGateway>,
+}
+
+/// The demo's gateway: where it listens and each host's origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SampleGateway {
+    /// The listen address (`127.0.0.1:8080`).
+    pub listen: String,
+    /// `(host, origin URL)` pairs.
+    pub origins: Vec<(String, String)>,
 }
 
 /// The sample plan's portal host.
@@ -50,7 +62,16 @@ pub fn sample_plan_with(options: &SampleOptions) -> String {
         .replace("@INTERVAL@", &interval.to_string())
         .replace("@RESOLVE@", &resolve_table(&options.resolve))
         .replace("@PORTAL@", &origin(SAMPLE_PORTAL_HOST, &options.ports))
-        .replace("@ZFCG@", &origin(SAMPLE_ZFCG_HOST, &options.ports));
+        .replace("@ZFCG@", &origin(SAMPLE_ZFCG_HOST, &options.ports))
+        .replace("@GATEWAY@", &gateway_section(options.gateway.as_ref()))
+        .replace(
+            "@PORTAL_ORIGINS@",
+            &origins_line(SAMPLE_PORTAL_HOST, options.gateway.as_ref()),
+        )
+        .replace(
+            "@ZFCG_ORIGINS@",
+            &origins_line(SAMPLE_ZFCG_HOST, options.gateway.as_ref()),
+        );
     match &options.notify_webhook {
         Some((url, secret)) => with_only_webhook(&text, url, secret),
         None => text,
@@ -86,6 +107,35 @@ fn origin(host: &str, ports: &[(String, u16)]) -> String {
     match ports.iter().find(|(port_host, _)| port_host == host) {
         Some((_, port)) => format!("http://{host}:{port}"),
         None => format!("https://{host}"),
+    }
+}
+
+fn gateway_section(gateway: Option<&SampleGateway>) -> String {
+    match gateway {
+        Some(gateway) => format!(
+            "[gateway]\nlisten = [{}]\n[gateway.limits]\nrate_per_ip = 50\n",
+            path::quoted(&gateway.listen)
+        ),
+        None => "# [gateway]\n\
+                 # listen = [\"0.0.0.0:80\"]\n\
+                 # trusted_proxies = [\"10.0.0.0/8\"]\n\
+                 # blocklist = [\"198.51.100.0/24\"]\n\
+                 # [[gateway.tls]]\n\
+                 # listen = \"0.0.0.0:443\"\n\
+                 # cert = \"/etc/sitewarden/tls/portal.crt\"\n\
+                 # key = \"/etc/sitewarden/tls/portal.key\"\n\
+                 # [gateway.limits]\n\
+                 # rate_per_ip = 50\n\
+                 # burst_per_ip = 100\n\
+                 # connections_per_ip = 64\n"
+            .to_owned(),
+    }
+}
+
+fn origins_line(host: &str, gateway: Option<&SampleGateway>) -> String {
+    match gateway.and_then(|g| g.origins.iter().find(|(h, _)| h == host)) {
+        Some((_, url)) => format!("origins = [{}]", path::quoted(url)),
+        None => "# origins = [\"http://10.0.0.5:80\"]".to_owned(),
     }
 }
 
@@ -318,6 +368,17 @@ phone = "0000-66000007"
 [guard]
 rescan_interval_seconds = 300
 
+# ──────────────── 网关 Gateway (PLAN §5, §7) ────────────────
+# sitewarden 的反向代理，部署在网站服务器之前：发现篡改时立即切断网站对外服务（返回维护页），
+# 只发送核准版本的静态文件，抵御 DDoS（封禁名单、按 IP 限速、慢速连接超时）。见 docs/gateway.md。
+# listen：监听地址。[[gateway.tls]]：HTTPS 监听及证书。trusted_proxies：其 X-Forwarded-For 可信的前端。
+# allowlist / blocklist：永不限制 / 总是拒绝的地址或网段。[gateway.limits]：限速与超时。
+# 网站经网关服务时，在网站中写 origins（源站地址）。
+# sitewarden's reverse proxy in front of the web servers: cuts a defaced site off at
+# once (maintenance page), serves only approved static files, and holds up under a
+# flood (blocklist, per-address limits, slow-client timeouts). See docs/gateway.md.
+# Sites served through it list their web servers in `origins`.
+@GATEWAY@
 # ──────────────────── 网站 Sites (PLAN §1) ────────────────────
 # name：网站标识，小写字母、数字和 "-"。title：网站名称。
 # importance（重要性）："特别重要"、"重要" 或 "一般"（也可写 critical / important / general），
@@ -344,6 +405,12 @@ tier = "provincial_government_portal"
 # operator_type = "critical_infrastructure"
 # 本网站额外的可信域名。Extra trusted domains for this site only.
 trusted_domains = ["stats.example-analytics.test"]
+# 经网关服务时的源站（网站服务器）地址；此时"切断对外服务"由网关执行。
+# 不经网关的网站可用 [sites.containment] 指定 nginx 或命令（见 docs/gateway.md）。
+# The site's web servers when it is served through the gateway, which then cuts it
+# off. A site not behind the gateway can name its own nginx or a command in
+# [sites.containment] (docs/gateway.md).
+@PORTAL_ORIGINS@
 
 [sites.units]
 owner = "office"
@@ -397,6 +464,11 @@ importance = "重要"
 # 业务子站，不是门户网站：分级指南的网站指标不适用，按本单位规则定级。
 # A business sub-site, not a portal: the guide's website indicators do not apply.
 tier = "other"
+@ZFCG_ORIGINS@
+# [sites.containment]
+# backend = "nginx"
+# [sites.containment.nginx]
+# include = "/etc/nginx/sitewarden/zfcg.conf"
 
 [sites.units]
 owner = "procurement"
@@ -851,6 +923,7 @@ mod tests {
                 .map(|(host, port)| ((*host).to_owned(), *port))
                 .collect(),
             notify_webhook: None,
+            gateway: None,
         }
     }
 
@@ -858,6 +931,7 @@ mod tests {
     fn the_demo_webhook_replaces_every_channel() {
         let text = sample_plan_with(&SampleOptions {
             notify_webhook: Some(("http://127.0.0.1:9/hook".into(), "s".into())),
+            gateway: None,
             ..SampleOptions::default()
         });
         let plan = Plan::from_toml_str(&text).unwrap_or_else(|errors| panic!("{errors}"));
@@ -1034,6 +1108,39 @@ mod tests {
                 zfcg_home: "http://zfcg.example.gov.test:8080/",
             },
         );
+    }
+
+    #[test]
+    fn the_demo_gateway_puts_the_sites_behind_it() {
+        let text = sample_plan_with(&SampleOptions {
+            gateway: Some(SampleGateway {
+                listen: "127.0.0.1:18080".into(),
+                origins: vec![
+                    (
+                        "portal.example.gov.test".into(),
+                        "http://127.0.0.1:41234".into(),
+                    ),
+                    (
+                        "zfcg.example.gov.test".into(),
+                        "http://127.0.0.1:41235".into(),
+                    ),
+                ],
+            }),
+            ..SampleOptions::default()
+        });
+        let plan = Plan::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(plan.gateway.unwrap().listen, ["127.0.0.1:18080"]);
+        assert_eq!(plan.sites[0].origins, ["http://127.0.0.1:41234"]);
+        assert_eq!(plan.sites[1].origins, ["http://127.0.0.1:41235"]);
+        assert_eq!(
+            plan.sites[0].containment_backend(),
+            crate::ContainmentBackend::Gateway
+        );
+        // Without the option the sample only shows the keys in comments.
+        let plain = Plan::from_toml_str(&sample_plan()).unwrap();
+        assert!(plain.gateway.is_none());
+        assert!(plain.sites.iter().all(|site| site.origins.is_empty()));
+        assert!(sample_plan().contains("# [gateway]"));
     }
 
     #[test]

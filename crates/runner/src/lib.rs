@@ -11,9 +11,11 @@
 //! message itself: that is `sitewarden-notify`'s job.
 
 mod channels;
+pub mod containment;
 mod messages;
 mod runner;
 
 pub use channels::channels_from_plan;
+pub use containment::{ContainmentError, SwitchOutcome, SwitchRequest, switch_site};
 pub use messages::{Rendered, render};
 pub use runner::{CarriedOut, Runner};

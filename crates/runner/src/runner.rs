@@ -2,8 +2,10 @@
 //! due, carried out and recorded as done.
 
 use crate::channels::channels_from_plan;
+use crate::containment::{ContainmentError, SwitchRequest, switch_site};
 use crate::messages::render;
 use jiff::Timestamp;
+use sitewarden_contain::SiteState;
 use sitewarden_incident::{Action, Command, Incident, Recipient, Rules, due_actions};
 use sitewarden_notify::{Dispatcher, RetryPolicy};
 use sitewarden_plan::{ChannelKind, Plan, PlaybookAction};
@@ -198,7 +200,10 @@ impl Runner {
             Action::RunStep {
                 action: step_action,
                 ..
-            } => (Vec::new(), step_detail(*step_action)),
+            } => (
+                Vec::new(),
+                self.run_step(incident, *step_action, now).await?,
+            ),
         };
 
         let rendered = render(rules, incident, action, now);
@@ -269,6 +274,55 @@ impl Runner {
             }
             ChannelKind::Webhook => Some(recipient.name.clone()),
         })
+    }
+
+    /// Carries out an automatic playbook step, returning what was done.
+    async fn run_step(
+        &self,
+        incident: &Incident,
+        action: PlaybookAction,
+        now: Timestamp,
+    ) -> Result<String, RunnerError> {
+        let to = match action {
+            PlaybookAction::Contain => SiteState::Maintenance,
+            PlaybookAction::ReopenSite => SiteState::Serving,
+            other => return Ok(step_detail(other)),
+        };
+        let mut lines = Vec::new();
+        let mut in_force = Vec::new();
+        for site in &incident.sites {
+            let request = SwitchRequest {
+                site: site.clone(),
+                to,
+                reason: format!("incident #{}: {}", incident.id, incident.title),
+                by: "sitewarden (playbook)".into(),
+            };
+            match switch_site(&self.store, Some(&self.plan), &request).await {
+                Ok(outcome) if outcome.in_force => {
+                    lines.push(format!("{site}: {} — {}", outcome.backend, outcome.detail));
+                    in_force.push(format!("{site} ({})", outcome.backend));
+                }
+                Ok(outcome) => lines.push(format!("{site}: NOT in force — {}", outcome.detail)),
+                Err(ContainmentError::Store(error)) => return Err(RunnerError::Store(error)),
+                Err(error) => lines.push(format!("{site}: FAILED — {error}; do it by hand")),
+            }
+        }
+        if to == SiteState::Maintenance && !in_force.is_empty() {
+            self.apply(
+                incident.id,
+                Command::Contain {
+                    note: format!("cut off automatically: {}", in_force.join(", ")),
+                },
+                now,
+            )
+            .await?;
+        }
+        Ok(format!(
+            "{} ({}): {}",
+            action.as_str(),
+            action.name_zh(),
+            lines.join("; ")
+        ))
     }
 
     async fn apply(&self, id: i64, command: Command, now: Timestamp) -> Result<(), RunnerError> {

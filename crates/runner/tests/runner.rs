@@ -228,3 +228,122 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
             .any(|event| event.detail.contains("message(s) to the outbox"))
     );
 }
+
+/// The playbook's automatic contain step runs the site's containment
+/// command (a real script), records what it did, and marks the incident
+/// contained; a command that fails leaves it uncontained and says so.
+#[tokio::test]
+async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("cut-off.sh");
+    let log = dir.path().join("cut-off.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$1\" \"$2\" \"$SITEWARDEN_REASON\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let failing = dir.path().join("broken.sh");
+    std::fs::write(&failing, "#!/bin/sh\necho 'CDN API refused' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let text = plan("http://127.0.0.1:9/hook");
+    let mut plan = text;
+    let mut broken_site = plan.sites[0].clone();
+    plan.sites[0].containment = Some(sitewarden_plan::Containment {
+        backend: sitewarden_plan::ContainmentBackend::Command,
+        nginx: None,
+        command: Some(sitewarden_plan::CommandContainment {
+            argv: vec![
+                script.display().to_string(),
+                "{site}".into(),
+                "{state}".into(),
+            ],
+            timeout_seconds: 10,
+        }),
+    });
+    broken_site.name = "oa".into();
+    broken_site.pages[0].url = "https://oa.example.gov.test/".into();
+    broken_site.containment = Some(sitewarden_plan::Containment {
+        backend: sitewarden_plan::ContainmentBackend::Command,
+        nginx: None,
+        command: Some(sitewarden_plan::CommandContainment {
+            argv: vec![failing.display().to_string()],
+            timeout_seconds: 10,
+        }),
+    });
+    plan.sites.push(broken_site);
+    plan.validate().unwrap();
+    let plan = Arc::new(plan);
+    let data = dir.path().join("data");
+    let store = Store::open(&data)
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap();
+    let (runner, _) = Runner::new(store.clone(), plan).unwrap();
+    let now = Timestamp::now();
+    let county = store
+        .open_reported_incident(
+            "county",
+            Some("home"),
+            SignalKind::Defacement,
+            "首页被篡改",
+            "王小明",
+            now,
+            false,
+        )
+        .await
+        .unwrap()
+        .id;
+    let oa = store
+        .open_reported_incident(
+            "oa",
+            Some("home"),
+            SignalKind::Defacement,
+            "首页被篡改",
+            "王小明",
+            now,
+            false,
+        )
+        .await
+        .unwrap()
+        .id;
+    let done = runner.tick(now).await.unwrap();
+    let contain = |id: i64| {
+        done.iter()
+            .find(|d| d.incident_id == id && d.key.ends_with(":contain"))
+            .unwrap_or_else(|| panic!("no contain step for #{id}: {done:?}"))
+            .detail
+            .clone()
+    };
+    assert!(
+        contain(county).contains("county: command"),
+        "{}",
+        contain(county)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("county|maintenance|incident #{county}: 首页被篡改\n")
+    );
+    let detail = store.engine_incident(county).await.unwrap().unwrap();
+    assert_eq!(detail.state, sitewarden_incident::IncidentState::Contained);
+    let switches = store.site_switches().await.unwrap();
+    assert_eq!(switches.len(), 1, "only the switch that worked is current");
+    assert_eq!(switches[0].mode, "maintenance");
+
+    assert!(contain(oa).contains("FAILED"), "{}", contain(oa));
+    assert!(contain(oa).contains("CDN API refused"), "{}", contain(oa));
+    let detail = store.engine_incident(oa).await.unwrap().unwrap();
+    assert_eq!(detail.state, sitewarden_incident::IncidentState::Detected);
+    let history = store.switch_events(Some("oa"), 10).await.unwrap();
+    assert_eq!(history[0].outcome, "failed");
+
+    // Ticking again does not run the step twice.
+    runner.tick(now).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+}

@@ -114,6 +114,38 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::commands::guard::GuardCommand,
     },
+    /// The gateway: run the reverse proxy, or steer a running one.
+    Gateway(crate::commands::gateway::GatewayArgs),
+    /// Cut a site off from external service now (maintenance page, 503).
+    Contain {
+        /// The plan's site name or one of its host names.
+        site: String,
+        /// Why (recorded, and shown to the people notified).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// Who is acting.
+        #[arg(long, default_value_t = default_approver())]
+        by: String,
+    },
+    /// Put a contained site back into service.
+    Release {
+        /// The plan's site name or one of its host names.
+        site: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// Who is acting.
+        #[arg(long, default_value_t = default_approver())]
+        by: String,
+    },
     /// Run sample sites on loopback, watch them, deface one in a drill, restore it.
     Demo {
         /// Where to put the demo's plan and data (default: a new temp directory).
@@ -290,6 +322,6 @@ pub enum EvidenceCommand {
     },
 }
 
-fn default_approver() -> String {
+pub(crate) fn default_approver() -> String {
     std::env::var("USER").unwrap_or_else(|_| "operator".to_string())
 }

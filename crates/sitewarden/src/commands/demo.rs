@@ -4,12 +4,15 @@
 
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
+use sitewarden_contain::SiteState;
 use sitewarden_demo_sites::{
     DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant, loopback_plan_options,
 };
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
-use sitewarden_plan::{Plan, sample_plan_with};
+use sitewarden_plan::{Plan, SampleGateway, sample_plan_with};
 use sitewarden_runner::Runner;
+use sitewarden_runner::{SwitchRequest, switch_site};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,15 +40,22 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     // Every notification goes to this screen on loopback, never to the
     // sample plan's invented channel hosts.
     let duty_room = DutyRoom::start("demo-duty-room-secret").await?;
+    // The gateway in front of both sample sites, on a free loopback port.
+    let gateway_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut options = loopback_plan_options(
+        &[&portal, &procurement],
+        DEMO_INTERVAL_SECONDS,
+        Some(&duty_room),
+    );
+    options.gateway = Some(SampleGateway {
+        listen: gateway_addr.to_string(),
+        origins: [&portal, &procurement]
+            .iter()
+            .map(|site| (site.host().to_string(), format!("http://{}", site.addr())))
+            .collect(),
+    });
     let plan_path = dir.join("sitewarden.toml");
-    std::fs::write(
-        &plan_path,
-        sample_plan_with(&loopback_plan_options(
-            &[&portal, &procurement],
-            DEMO_INTERVAL_SECONDS,
-            Some(&duty_room),
-        )),
-    )?;
+    std::fs::write(&plan_path, sample_plan_with(&options))?;
     let plan = super::load_plan(&plan_path)?;
     println!("sitewarden demo — everything below is invented sample data, on loopback only");
     println!(
@@ -59,6 +69,9 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         procurement.addr()
     );
     println!(
+        "  gateway          http://{gateway_addr}/ in front of both (Host header picks the site)"
+    );
+    println!(
         "  duty-room screen {} (every notification lands here)",
         duty_room.url()
     );
@@ -70,6 +83,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;
+    let gateway = super::serve::start_gateway(&plan, &data).await?;
     println!();
 
     let cancel = CancellationToken::new();
@@ -98,7 +112,11 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let mut notifications = duty_room.subscribe();
 
     let drill = tokio::select! {
-        result = drill(&portal, &drills, &mut events, &mut notifications) => Some(result),
+        result = drill(&portal, &drills, &mut events, &mut notifications, Contained {
+            gateway: gateway_addr,
+            store: &store,
+            plan: &plan,
+        }) => Some(result),
         _ = cancel.cancelled() => None,
     };
     let outcome = match drill {
@@ -137,6 +155,9 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         None => Ok(ExitCode::SUCCESS),
     };
     cancel.cancel();
+    if let Some(gateway) = gateway {
+        tokio::task::spawn_blocking(move || gateway.stop()).await?;
+    }
     let _ = probe_loop.await;
     let _ = runner_task.await;
     let _ = waker.await;
@@ -183,13 +204,22 @@ async fn approve_all(
     Ok(())
 }
 
+/// Where the drill watches containment happen.
+struct Contained<'a> {
+    gateway: SocketAddr,
+    store: &'a sitewarden_store::Store,
+    plan: &'a Plan,
+}
+
 /// The scripted drill: two clean rounds, the defacement, the incident with
-/// its evidence, the page put back, the incident recovered.
+/// its evidence, the site cut off at the gateway, the page put back, the
+/// incident recovered, the site reopened.
 async fn drill(
     portal: &SiteServer,
     drills: &DrillRegistry,
     events: &mut broadcast::Receiver<MonitorEvent>,
     notifications: &mut broadcast::Receiver<DutyMessage>,
+    contained: Contained<'_>,
 ) -> anyhow::Result<i64> {
     let mut clean_checks = 0;
     wait_for(
@@ -260,6 +290,20 @@ async fn drill(
         opened.elapsed().as_millis()
     );
 
+    // The playbook cuts the site off by itself: visitors through the
+    // gateway get the maintenance page.
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    while gateway_status(contained.gateway, portal.host()).await? != 503 {
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the gateway did not cut the portal off within {STEP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        ">>> 切断 CONTAIN: visitors through the gateway now get the maintenance page (503), {} ms after the incident opened",
+        opened.elapsed().as_millis()
+    );
+
     println!();
     println!(">>> 恢复 RESTORE: the approved page is put back");
     println!();
@@ -269,7 +313,43 @@ async fn drill(
     })
     .await?;
     drills.stop("portal");
+
+    // Reopening waits for a commander's instruction (PLAN §5): here the
+    // demo gives it.
+    let reopened = switch_site(
+        contained.store,
+        Some(contained.plan),
+        &SwitchRequest {
+            site: "portal".into(),
+            to: SiteState::Serving,
+            reason: "page restored and checked clean; reopening approved (demo)".into(),
+            by: "王小明 (demo commander)".into(),
+        },
+    )
+    .await?;
+    let status = gateway_status(contained.gateway, portal.host()).await?;
+    println!(
+        ">>> 恢复服务 REOPEN: {} — the gateway answers {status} again",
+        reopened.detail
+    );
     Ok(incident_id)
+}
+
+/// The status the gateway answers for `host`'s home page (HTTP/1.0, so
+/// the answer ends with the connection).
+async fn gateway_status(gateway: SocketAddr, host: &str) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gateway).await?;
+    stream
+        .write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    answer
+        .get(9..12)
+        .and_then(|code| std::str::from_utf8(code).ok())
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("the gateway sent no HTTP status"))
 }
 
 /// Prints events as they come until `done` says so, or fails after [`STEP_TIMEOUT`].

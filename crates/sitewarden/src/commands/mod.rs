@@ -3,8 +3,10 @@
 
 mod baseline;
 mod check;
+mod contain;
 mod demo;
 mod evidence;
+pub mod gateway;
 pub mod guard;
 mod incident;
 mod init;
@@ -52,6 +54,35 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             EvidenceCommand::Verify { data } => evidence::verify(&data.data).await,
         },
         Command::Guard { command } => guard::run(command).await,
+        Command::Gateway(args) => gateway::run(args).await,
+        Command::Contain {
+            site,
+            reason,
+            plan,
+            data,
+            by,
+        } => {
+            contain::run(
+                &plan.plan,
+                &data.data,
+                &site,
+                sitewarden_contain::SiteState::Maintenance,
+                &reason,
+                &by,
+            )
+            .await
+        }
+        Command::Release {
+            site,
+            reason,
+            plan,
+            data,
+            by,
+        } => {
+            let to = sitewarden_contain::SiteState::Serving;
+            let reason = contain::reason_or_default(reason, to);
+            contain::run(&plan.plan, &data.data, &site, to, &reason, &by).await
+        }
         Command::Demo {
             dir,
             exit_after_drill,

@@ -51,8 +51,18 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
         cancel.clone(),
     ));
     let guards = start_guards(&plan, data, &store, &runner, &cancel);
+    let gateway = match start_gateway(&plan, data).await {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            cancel.cancel();
+            return Err(error);
+        }
+    };
     monitor.run(cancel.clone()).await;
     cancel.cancel();
+    if let Some(gateway) = gateway {
+        tokio::task::spawn_blocking(move || gateway.stop()).await?;
+    }
     let _ = printer.await;
     for guard in guards {
         let _ = guard.await;
@@ -63,6 +73,31 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     store.close().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the gateway when the plan has a `[gateway]` section; a gateway
+/// that cannot start (its address taken, a bad certificate) stops serve:
+/// containment depends on it.
+pub async fn start_gateway(
+    plan: &Plan,
+    data: &Path,
+) -> anyhow::Result<Option<sitewarden_gateway::GatewayHandle>> {
+    if plan.gateway.is_none() {
+        return Ok(None);
+    }
+    let config = super::gateway::config_from_plan(plan, data)?;
+    let data_dir = data.to_path_buf();
+    let handle = tokio::task::spawn_blocking(move || {
+        let handle = sitewarden_gateway::start(config, &data_dir, None)?;
+        handle.wait_ready(std::time::Duration::from_secs(10))?;
+        Ok::<_, sitewarden_gateway::GatewayError>(handle)
+    })
+    .await?
+    .map_err(|error| anyhow::anyhow!("the gateway cannot start: {error}"))?;
+    for addr in handle.listen() {
+        println!("gateway listening on {addr}");
+    }
+    Ok(Some(handle))
 }
 
 /// Starts a guard watcher for every web root of the plan that has an
