@@ -31,6 +31,8 @@ pub struct GatewayConfig {
     pub threads: usize,
     /// How long a graceful shutdown waits for requests in flight.
     pub grace: Duration,
+    /// How long the gateway waits for an origin's answer (each read).
+    pub origin_timeout: Duration,
 }
 
 /// A TLS listener and its certificate.
@@ -194,6 +196,7 @@ impl Default for GatewayConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             grace: Duration::from_secs(5),
+            origin_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -29,7 +29,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ipnet::IpNet;
 use pingora::prelude::*;
+use pingora_error::ErrorSource;
 use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::FailToProxy;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +58,8 @@ pub struct Shared {
     pub events: tokio::sync::mpsc::Sender<GatewayEvent>,
     /// Counters for status and tests.
     pub stats: Stats,
+    /// How long to wait for an origin's answer.
+    pub origin_timeout: Duration,
 }
 
 /// Counters since start.
@@ -370,7 +374,7 @@ impl ProxyHttp for Gateway {
         let mut peer = HttpPeer::new(addr, origin.tls, origin.sni.clone());
         peer.options.connection_timeout = Some(Duration::from_secs(3));
         peer.options.total_connection_timeout = Some(Duration::from_secs(5));
-        peer.options.read_timeout = Some(Duration::from_secs(60));
+        peer.options.read_timeout = Some(self.shared.origin_timeout);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
         Ok(Box::new(peer))
     }
@@ -523,6 +527,37 @@ impl ProxyHttp for Gateway {
             }
         }
         Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
+        // An origin that is down or garbled is a 502, one that is too slow
+        // a 504 (as nginx says); a client that went away gets nothing.
+        let code = match (e.esource(), e.etype()) {
+            (_, ErrorType::HTTPStatus(code)) => *code,
+            (
+                ErrorSource::Upstream,
+                ErrorType::ReadTimedout | ErrorType::ConnectTimedout | ErrorType::WriteTimedout,
+            ) => 504,
+            (ErrorSource::Upstream, _) => 502,
+            (
+                ErrorSource::Downstream,
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
+            ) => 0,
+            (ErrorSource::Downstream, _) => 400,
+            _ => 500,
+        };
+        if code > 0 {
+            let body = Bytes::from(match code {
+                502 => "502 Bad Gateway: the site's web server did not answer properly\n",
+                504 => "504 Gateway Timeout: the site's web server did not answer in time\n",
+                _ => "error\n",
+            });
+            let _ = self.respond(session, code, &[], body, true).await;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {

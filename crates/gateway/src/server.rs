@@ -167,6 +167,7 @@ pub fn start(
         trusted_proxies: ArcSwap::from_pointee(config.trusted_proxies.clone()),
         events: events_tx,
         stats: Stats::default(),
+        origin_timeout: config.origin_timeout,
     });
     apply_config_parts(&shared, &config);
 

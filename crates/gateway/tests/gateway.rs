@@ -32,9 +32,33 @@ struct OriginState {
 
 async fn serve_file(
     State(state): State<OriginState>,
+    headers: axum::http::HeaderMap,
     path: Option<UrlPath<String>>,
 ) -> impl IntoResponse {
     state.hits.fetch_add(1, Ordering::Relaxed);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string()
+    };
+    match path.as_ref().map(|UrlPath(p)| p.as_str()) {
+        Some("echo") => {
+            let text = format!(
+                "x-real-ip={} x-forwarded-for={} x-forwarded-proto={}",
+                header("x-real-ip"),
+                header("x-forwarded-for"),
+                header("x-forwarded-proto")
+            );
+            return (StatusCode::OK, text).into_response();
+        }
+        Some("slow") => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return (StatusCode::OK, "slow").into_response();
+        }
+        _ => {}
+    }
     let relative = path.map(|UrlPath(p)| p).unwrap_or_default();
     let relative = if relative.is_empty() || relative.ends_with('/') {
         format!("{relative}index.html")
@@ -746,6 +770,226 @@ async fn origin_down_is_a_502_and_http2_and_the_access_log_work() {
         "{first}"
     );
     assert!(text.lines().nth(1).unwrap().contains("\" 502 "), "{text}");
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+/// A raw TCP "origin" that answers every connection with `reply` (or
+/// nothing, holding the connection, when None).
+fn start_raw_origin(reply: Option<&'static [u8]>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            match reply {
+                Some(bytes) => {
+                    let _ = stream.write_all(bytes);
+                }
+                None => held.push(stream),
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed() {
+    let garbage = start_raw_origin(Some(b"HELLO THIS IS NOT HTTP\r\n\r\n"));
+    let silent = start_raw_origin(None);
+    let root = tempfile::tempdir().unwrap();
+    let origin = start_origin(root.path(), "slow");
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(
+        &[
+            format!("garbage.example.gov.test=http://{garbage}"),
+            format!("silent.example.gov.test=http://{silent}"),
+            format!("slow.example.gov.test=http://{}", origin.addr),
+        ],
+        Limits {
+            max_in_flight: 1,
+            ..Limits::default()
+        },
+    );
+    config.origin_timeout = Duration::from_millis(1500);
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+    let client = reqwest::Client::builder()
+        .resolve("garbage.example.gov.test", addr)
+        .resolve("silent.example.gov.test", addr)
+        .resolve("slow.example.gov.test", addr)
+        .build()
+        .unwrap();
+    let url = |host: &str, path: &str| format!("http://{host}:{}{path}", addr.port());
+    let response = client
+        .get(url("garbage.example.gov.test", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let started = Instant::now();
+    let response = client
+        .get(url("silent.example.gov.test", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // One request in flight at most: a second one at the same time is shed.
+    let slow = client.get(url("slow.example.gov.test", "/slow")).send();
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client
+            .get(url("slow.example.gov.test", "/slow"))
+            .send()
+            .await
+    };
+    let (first, second) = tokio::join!(slow, second);
+    assert_eq!(first.unwrap().status(), 200);
+    let second = second.unwrap();
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "5");
+    // And the gateway is still fine afterwards.
+    let response = client
+        .get(url("slow.example.gov.test", "/slow"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+#[test]
+fn connections_per_address_are_capped() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits {
+                connections_per_ip: 2,
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    let request = get("portal.example.gov.test");
+    let mut open: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(gateway.listen()[0]).unwrap())
+        .collect();
+    for conn in &mut open {
+        assert_eq!(exchange(conn, &request).0, 200);
+    }
+    // A third connection from the same address is closed without an answer.
+    let mut third = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let _ = third.write_all(request.as_bytes());
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    // Closing one lets a new one in.
+    drop(open.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(gateway.listen()[0]).unwrap();
+    assert_eq!(exchange(&mut fourth, &request).0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["portal.example.gov.test".to_string()]).unwrap();
+    let cert_path = data.path().join("portal.crt");
+    let key_path = data.path().join("portal.key");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let mut config = config(
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        Limits::default(),
+    );
+    let tls_addr = free_port();
+    config.tls.push(sitewarden_gateway::TlsListener {
+        addr: tls_addr,
+        cert: cert_path.clone(),
+        key: key_path.clone(),
+    });
+    // A trusted proxy (this machine) may pass the client's address on.
+    config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .resolve("portal.example.gov.test", tls_addr)
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!(
+            "https://portal.example.gov.test:{}/",
+            tls_addr.port()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.version(),
+        reqwest::Version::HTTP_2,
+        "ALPN picks h2"
+    );
+    assert_eq!(response.text().await.unwrap(), "portal home");
+    let echoed = client
+        .get(format!(
+            "https://portal.example.gov.test:{}/echo",
+            tls_addr.port()
+        ))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        echoed,
+        "x-real-ip=203.0.113.9 x-forwarded-for=203.0.113.9, 127.0.0.1 x-forwarded-proto=https"
+    );
+    // A bad certificate file is a clear error at start, not a panic.
+    std::fs::write(&cert_path, "not a certificate").unwrap();
+    let mut bad = self::config(
+        &["a.test=http://127.0.0.1:1".to_string()],
+        Limits::default(),
+    );
+    bad.tls.push(sitewarden_gateway::TlsListener {
+        addr: free_port(),
+        cert: cert_path,
+        key: key_path,
+    });
+    let error = sitewarden_gateway::start(bad, data.path(), None).unwrap_err();
+    assert!(error.to_string().contains("portal.crt"), "{error}");
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();

@@ -299,6 +299,7 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             .threads
             .unwrap_or_else(|| GatewayConfig::default().threads),
         grace: Duration::from_secs(5),
+        origin_timeout: Duration::from_secs(60),
     })
 }
 

@@ -51,6 +51,7 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
         cancel.clone(),
     ));
     let guards = start_guards(&plan, data, &store, &runner, &cancel);
+    prepare_backends(&plan).await;
     let gateway = match start_gateway(&plan, data).await {
         Ok(gateway) => gateway,
         Err(error) => {
@@ -73,6 +74,38 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     store.close().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prepares the nginx and command containment backends of the plan's
+/// sites (the include exists and nginx reads it; the command is
+/// executable), so a missing include line shows now, not during an
+/// incident. A problem is a warning: the rest of serve runs.
+async fn prepare_backends(plan: &Plan) {
+    use sitewarden_plan::ContainmentBackend;
+    for site in &plan.sites {
+        if !matches!(
+            site.containment_backend(),
+            ContainmentBackend::Nginx | ContainmentBackend::Command
+        ) {
+            continue;
+        }
+        let result = match sitewarden_runner::containment::build_backend(site) {
+            Ok(backend) => backend.prepare().await.map_err(|error| error.to_string()),
+            Err(problem) => Err(problem),
+        };
+        match result {
+            Ok(()) => println!(
+                "containment of {} ready ({})",
+                site.name,
+                site.containment_backend().as_str()
+            ),
+            Err(problem) => eprintln!(
+                "warning: containment of {} ({}) is not ready: {problem}",
+                site.name,
+                site.containment_backend().as_str()
+            ),
+        }
+    }
 }
 
 /// Starts the gateway when the plan has a `[gateway]` section; a gateway
