@@ -155,6 +155,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time the gateway waits for each piece of a request body.
     pub body_timeout: Duration,
+    /// How long a kept-alive connection may sit idle between requests
+    /// (pingora's own default is for ever).
+    pub keepalive_timeout: Duration,
     /// Requests refused for rate before a client is banned.
     pub ban_after_refusals: u32,
     /// First ban; each further offence doubles it.
@@ -174,6 +177,7 @@ impl Default for Limits {
             max_headers: 100,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(15),
+            keepalive_timeout: Duration::from_secs(75),
             ban_after_refusals: 200,
             ban_base: Duration::from_secs(60),
             ban_max: Duration::from_secs(24 * 3600),

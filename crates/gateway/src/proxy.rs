@@ -351,6 +351,11 @@ impl ProxyHttp for Gateway {
             }
         }
         session.set_read_timeout(Some(limits.body_timeout));
+        // Some(0) is pingora's "kept alive for ever"; None (the client asked
+        // to close) stays None.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+        }
         Ok(false)
     }
 

@@ -584,6 +584,7 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits {
                 header_timeout: Duration::from_millis(800),
+                keepalive_timeout: Duration::from_secs(1),
                 ..Limits::default()
             },
         ),
@@ -626,13 +627,24 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
         "cut off after {cut_off:?}"
     );
     assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
-    // A kept-alive connection idle between prompt requests is fine.
+    // A kept-alive connection idle between prompt requests is fine…
     let mut prompt = TcpStream::connect(gateway.listen()[0]).unwrap();
     for _ in 0..3 {
         let (status, _, _) = exchange(&mut prompt, &request);
         assert_eq!(status, 200);
         std::thread::sleep(Duration::from_millis(500));
     }
+    // …until it has been idle longer than the keep-alive timeout.
+    std::thread::sleep(Duration::from_millis(2500));
+    prompt
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = prompt.read_to_end(&mut rest);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "an idle connection is closed: {read:?} {rest:?}"
+    );
 }
 
 #[test]
@@ -905,11 +917,26 @@ fn connections_per_address_are_capped() {
     let mut answer = Vec::new();
     let _ = third.read_to_end(&mut answer);
     assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
-    // Closing one lets a new one in.
+    // Closing one lets a new one in (once the gateway has seen it close).
     drop(open.pop());
-    std::thread::sleep(Duration::from_millis(200));
-    let mut fourth = TcpStream::connect(gateway.listen()[0]).unwrap();
-    assert_eq!(exchange(&mut fourth, &request).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut fourth = TcpStream::connect(gateway.listen()[0]).unwrap();
+        let _ = fourth.write_all(request.as_bytes());
+        fourth
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        if fourth.read_exact(&mut head).is_ok() {
+            assert_eq!(&head[9..12], b"200");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection's slot never came back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

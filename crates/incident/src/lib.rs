@@ -35,7 +35,7 @@ pub mod timeline;
 pub use actions::{Action, Recipient, chain_for, due_actions, recipients};
 pub use classification::{Classification, classify};
 pub use clocks::{Clock, ClockName, ClockStatus, clocks};
-pub use duty::{HandOver, hand_overs, on_duty};
+pub use duty::{CalendarDays, HandOver, hand_overs, on_duty, people_day, shifts_at, staffed_as};
 pub use exposure::{EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
 pub use fold::{FoldDecision, fold};
 pub use incident::{

@@ -1,11 +1,13 @@
 //! The plan, resolved for the engine: the time zone looked up in the
-//! bundled database, the daily report time parsed, the levels in order.
+//! bundled database, the daily report time parsed, the levels in order,
+//! the duty calendar's days read.
 //! Built once per plan load (raw config → resolved config, as ripgrep's
 //! `LowArgs` → `HiArgs`); every engine function takes it.
 //!
 //! A plan that passed `check-plan` always resolves; `Rules::new` still
 //! refuses what it cannot use rather than guess.
 
+use crate::duty::{CalendarDays, UnreadableCalendarEntry, resolve_calendar};
 use crate::time::{UnknownTimeZone, time_zone};
 use jiff::tz::TimeZone;
 use sitewarden_plan::{Importance, Plan, Site, SiteTier};
@@ -22,6 +24,9 @@ pub enum RulesError {
     /// The plan has no levels.
     #[error("levels: the plan has no levels")]
     NoLevels,
+    /// A duty calendar entry's days are not dates.
+    #[error(transparent)]
+    DutyCalendar(#[from] UnreadableCalendarEntry),
 }
 
 /// The plan as the engine uses it.
@@ -33,6 +38,8 @@ pub struct Rules<'p> {
     pub time_zone: TimeZone,
     /// The daily report's local hour and minute.
     pub daily_report_time: (i8, i8),
+    /// The duty calendar with its days read, in the plan's order.
+    pub calendar: Vec<CalendarDays<'p>>,
 }
 
 impl<'p> Rules<'p> {
@@ -44,10 +51,12 @@ impl<'p> Rules<'p> {
         if plan.levels.is_empty() {
             return Err(RulesError::NoLevels);
         }
+        let calendar = resolve_calendar(plan)?;
         Ok(Rules {
             plan,
             time_zone,
             daily_report_time,
+            calendar,
         })
     }
 

@@ -712,6 +712,57 @@ fn the_duty_schedule_decides_who_is_called_first_and_hands_over() {
 }
 
 #[test]
+fn an_incident_open_across_a_holiday_roster_day_briefs_its_people() {
+    // The plan's day and night shifts, and a holiday roster day on
+    // Tuesday 4 March with its own duty officer.
+    let text = format!(
+        "{PLAN}{}",
+        r##"
+[[roster]]
+name = "节日值班"
+unit = "office"
+roles = ["duty_officer"]
+phone = "6"
+[[duty.calendar]]
+date = "2025-03-04"
+people = ["节日值班"]
+note = "节日值班"
+"##
+    );
+    let plan = Plan::from_toml_str(&text).unwrap_or_else(|errors| panic!("{errors}"));
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = Incident::open(
+        3,
+        "defacement before midnight".into(),
+        &defacement("portal", "home", "23:50:00"),
+        None,
+        &rules,
+    );
+    carry_out(&mut incident, &rules, "23:59:00");
+    // At midnight the day's officer joins the night officer, whose shift
+    // still ends at 08:30: both are briefed, and the next duty call goes to
+    // both.
+    let actions = actions_at(&rules, &incident, "2025-03-04 00:01:00");
+    assert!(
+        actions.contains(&format!(
+            "handover:{} → 夜班,节日值班",
+            at("2025-03-04 00:00:00")
+        )),
+        "{actions:?}"
+    );
+    carry_out(&mut incident, &rules, "2025-03-04 00:01:00");
+    // At 08:30 the night officer goes off; no day shift starts.
+    let actions = actions_at(&rules, &incident, "2025-03-04 08:31:00");
+    assert!(
+        actions.contains(&format!(
+            "handover:{} → 节日值班",
+            at("2025-03-04 08:30:00")
+        )),
+        "{actions:?}"
+    );
+}
+
+#[test]
 fn the_national_window_follows_the_operator_type() {
     for (operator, site_override, expected) in [
         (OperatorType::Other, None, "13:00:00"),

@@ -69,6 +69,8 @@ pub struct GatewayLimits {
     pub header_timeout_seconds: u32,
     /// Seconds the gateway waits for each piece of a request body.
     pub body_timeout_seconds: u32,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    pub keepalive_timeout_seconds: u32,
     /// Rate refusals before a client is banned (0: never ban).
     pub ban_after_refusals: u32,
     /// The first ban in seconds; each further offence doubles it.
@@ -88,6 +90,7 @@ impl Default for GatewayLimits {
             max_headers: 100,
             header_timeout_seconds: 10,
             body_timeout_seconds: 15,
+            keepalive_timeout_seconds: 75,
             ban_after_refusals: 200,
             ban_base_seconds: 60,
             ban_max_seconds: 24 * 3600,

@@ -38,11 +38,11 @@ pub use model::{
     default_levels,
 };
 pub use response::{
-    Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty, Escalation, EscalationChain,
-    EscalationStep, ExternalContact, GRADING_GUIDE_2023_DRAFT_SOURCE, GRADING_GUIDE_2025_SOURCE,
-    IncidentKind, Indicator, LevelRule, Measure, OperatorType, Playbook, PlaybookAction,
-    PlaybookStep, REPORTING_MEASURES_SOURCE, Regulatory, ReportingWindows, Routing, Shift,
-    SiteTier, SmtpSecurity, StepMode, Weekday, default_indicators, default_playbooks,
+    CalendarDate, CalendarEntry, Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty,
+    Escalation, EscalationChain, EscalationStep, ExternalContact, GRADING_GUIDE_2023_DRAFT_SOURCE,
+    GRADING_GUIDE_2025_SOURCE, IncidentKind, Indicator, LevelRule, Measure, OperatorType, Playbook,
+    PlaybookAction, PlaybookStep, REPORTING_MEASURES_SOURCE, Regulatory, ReportingWindows, Routing,
+    Shift, SiteTier, SmtpSecurity, StepMode, Weekday, default_indicators, default_playbooks,
     shipped_playbook,
 };
 pub use sample::{

@@ -8,7 +8,9 @@
 //! escalations and approval requests.
 
 use crate::model::{Importance, Role};
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -591,6 +593,143 @@ pub struct Duty {
     /// everyone on any of them is on duty; where none covers a time, every
     /// duty officer is.
     pub shifts: Vec<Shift>,
+    /// Days that are not staffed by their weekday's shifts: public holidays
+    /// staffed like a Sunday, make-up working days (调休) staffed like a
+    /// weekday, and days with their own people (节假日值班表). Empty by
+    /// default: every day follows its weekday.
+    pub calendar: Vec<CalendarEntry>,
+}
+
+/// One entry of the duty calendar (`[[duty.calendar]]`): one day (`date`)
+/// or a run of days (`from` … `to`, inclusive), staffed either as another
+/// weekday (`like`) or by named people all day (`people`).
+///
+/// Entries may overlap when they agree: a `people` day inside a `like`
+/// run takes the day (its people replace the shifts that start on it);
+/// two entries giving one day different weekdays, or two naming its
+/// people, contradict each other and are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarEntry {
+    /// The one day, "YYYY-MM-DD" (a TOML date such as `2026-10-01`
+    /// unquoted is read the same). Give `date`, or `from` and `to`.
+    #[serde(default, deserialize_with = "date_text")]
+    pub date: Option<String>,
+    /// The first day of a run, "YYYY-MM-DD".
+    #[serde(default, deserialize_with = "date_text")]
+    pub from: Option<String>,
+    /// The last day of a run, "YYYY-MM-DD", inclusive.
+    #[serde(default, deserialize_with = "date_text")]
+    pub to: Option<String>,
+    /// The weekday whose shifts start on these days instead of their own
+    /// (a holiday: `sun`; a make-up working day: `mon`).
+    #[serde(default)]
+    pub like: Option<Weekday>,
+    /// Roster names on duty from 00:00 to 24:00 local on each of these
+    /// days, the first called first. They replace every shift that starts
+    /// on the day; a shift that started the day before still ends normally.
+    #[serde(default)]
+    pub people: Option<Vec<String>>,
+    /// What the day is (国庆节, 春节调休上班), for people reading the plan and
+    /// for hand-over notes.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl CalendarEntry {
+    /// The first and last day the entry covers (inclusive): `date` twice,
+    /// or `from` and `to`. `None` when the entry does not say its days
+    /// unambiguously with real dates, in order (validation reports why).
+    pub fn days(&self) -> Option<(CalendarDate, CalendarDate)> {
+        match (&self.date, &self.from, &self.to) {
+            (Some(date), None, None) => {
+                let date = CalendarDate::parse(date)?;
+                Some((date, date))
+            }
+            (None, Some(from), Some(to)) => {
+                let (from, to) = (CalendarDate::parse(from)?, CalendarDate::parse(to)?);
+                (from <= to).then_some((from, to))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A day of the civil calendar as the plan writes it, "YYYY-MM-DD". Ordered
+/// by time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CalendarDate {
+    /// The year, 0000–9999.
+    pub year: i16,
+    /// The month, 1–12.
+    pub month: i8,
+    /// The day of the month, from 1.
+    pub day: i8,
+}
+
+impl CalendarDate {
+    /// Reads "YYYY-MM-DD": four, two and two ASCII digits, a month that
+    /// exists and a day that exists in it (29 February only in leap years).
+    /// The one reading of a date that validation and the engine share.
+    pub fn parse(text: &str) -> Option<CalendarDate> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| -> Option<i16> {
+            let part = &text[range];
+            part.bytes()
+                .all(|byte| byte.is_ascii_digit())
+                .then(|| part.parse().ok())
+                .flatten()
+        };
+        let year = number(0..4)?;
+        let month = i8::try_from(number(5..7)?).ok()?;
+        let day = i8::try_from(number(8..10)?).ok()?;
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days_in_month)
+            .contains(&day)
+            .then_some(CalendarDate { year, month, day })
+    }
+}
+
+impl fmt::Display for CalendarDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Reads a calendar date written as a string (`"2026-10-01"`) or as a TOML
+/// local date (`2026-10-01`, unquoted), keeping its text: whether the text
+/// is a date is `validate`'s judgement, reported with the other problems.
+fn date_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct DateText;
+
+    impl<'de> Visitor<'de> for DateText {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date \"YYYY-MM-DD\"")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_owned())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<String, A::Error> {
+            // toml hands its date-time values over as a one-key map.
+            let datetime = toml::value::Datetime::deserialize(MapAccessDeserializer::new(map))?;
+            Ok(datetime.to_string())
+        }
+    }
+
+    deserializer.deserialize_any(DateText).map(Some)
 }
 
 /// One recurring shift.
@@ -630,6 +769,19 @@ pub enum Weekday {
 }
 
 impl Weekday {
+    /// The day as spelled in the file ("sun").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
+
     /// Monday = 1 … Sunday = 7.
     pub fn number_from_monday(self) -> u8 {
         match self {

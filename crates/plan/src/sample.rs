@@ -771,6 +771,39 @@ start = "17:30"
 end = "08:30"
 people = ["陈静", "刘洋"]
 
+# 值班日历：按国务院办公厅每年公布的部分节假日安排填写，每年更新（下例为 2026 年国庆节：
+# 10月1日至7日放假调休，9月20日（周日）、10月10日（周六）上班）。date：某一天 "YYYY-MM-DD"；
+# from / to：连续多天（含首尾两天）；like：这些天按星期几排班（节假日 "sun"，调休上班 "mon"）；
+# people：当天 00:00 至 24:00 值班的人员（节假日值班表），取代当天开始的班次，前一天开始的
+# 夜班照常到点结束；note：说明。同一天可以既在 like 的范围内又有 people，以 people 为准。
+# The duty calendar, from the State Council's holiday notice for each year; update it every
+# year (below: National Day 2026, 1–7 October off, Sunday 20 September and Saturday 10 October
+# worked). date: one day, "YYYY-MM-DD"; from / to: a run of days, both inclusive; like: the
+# weekday those days are staffed as (a holiday "sun", a make-up working day "mon"); people: on
+# duty 00:00–24:00 that day (the holiday roster), replacing the shifts that start on it, while
+# a night shift from the evening before still ends normally; note: what the day is. A people
+# day inside a like run takes the day.
+[[duty.calendar]]
+from = "2026-10-01"
+to = "2026-10-07"
+like = "sun"
+note = "国庆节 National Day"
+
+[[duty.calendar]]
+date = "2026-09-20"
+like = "mon"
+note = "国庆节调休上班 make-up working day"
+
+[[duty.calendar]]
+date = "2026-10-10"
+like = "mon"
+note = "国庆节调休上班 make-up working day"
+
+[[duty.calendar]]
+date = "2026-10-01"
+people = ["刘洋", "陈静"]
+note = "国庆节当日值班 National Day duty"
+
 # ──────────────── 处置预案 Playbooks (PLAN §5, §7) ────────────────
 # 每类事件一个：kind（事件类型）；approvers：可批准"待批准"步骤的角色；steps：步骤。
 # action：contain（立即切断对外服务）、preserve_evidence（保护现场和攻击痕迹）、
@@ -1043,6 +1076,7 @@ mod tests {
         assert_eq!(plan.escalation.chains.len(), 1);
         assert_eq!(plan.external_contacts.len(), 2);
         assert_eq!(plan.duty.shifts.len(), 3);
+        assert_eq!(plan.duty.calendar.len(), 4);
         assert_eq!(plan.channels.len(), 6);
         assert_eq!(plan.routing.len(), 5);
         assert_eq!(plan.level_rules.len(), 1);

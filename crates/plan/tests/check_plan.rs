@@ -2,8 +2,8 @@
 //! problems (or none) out, through the public API only.
 
 use sitewarden_plan::{
-    Importance, IncidentKind, Measure, OperatorType, Plan, PlanErrors, Role, SiteTier,
-    default_levels,
+    CalendarDate, Importance, IncidentKind, Measure, OperatorType, Plan, PlanErrors, Role,
+    SiteTier, Weekday, default_levels,
 };
 use std::time::Duration;
 
@@ -811,6 +811,217 @@ duty_officer = []
              office_director, office_member, duty_officer, expert, or default (line 92)",
             "routing.leader[0]: unknown channel \"pager\"; channels: mail (line 93)",
             "routing.duty_officer: at least one channel id is required (line 94)",
+        ],
+    );
+}
+
+/// Two duty officers and a shift, for the duty calendar's cases.
+const DUTY_ROSTER: &str = r##"
+[[units]]
+id = "office"
+name = "办公室"
+
+[[roster]]
+name = "王五"
+unit = "office"
+roles = ["duty_officer"]
+phone = "1"
+[[roster]]
+name = "赵六"
+unit = "office"
+roles = ["duty_officer"]
+phone = "2"
+[[roster]]
+name = "刘洋"
+unit = "office"
+roles = ["office_member"]
+phone = "3"
+
+[[duty.shifts]]
+name = "day"
+days = ["mon", "tue", "wed", "thu", "fri"]
+start = "08:30"
+end = "17:30"
+people = ["王五"]
+"##;
+
+#[test]
+fn the_duty_calendar_defaults_to_empty_and_reads_runs_days_and_people() {
+    assert!(load(MINIMAL).duty.calendar.is_empty());
+    let plan = load(&format!(
+        "{MINIMAL}{DUTY_ROSTER}{}",
+        r##"
+[[duty.calendar]]
+from = "2026-10-01"
+to = "2026-10-07"
+like = "sun"
+note = "国庆节"
+[[duty.calendar]]
+# A TOML date, unquoted, reads as the same text.
+date = 2026-10-10
+like = "mon"
+note = "国庆节调休上班"
+[[duty.calendar]]
+date = "2026-10-02"
+people = ["赵六", "王五"]
+"##
+    ));
+    let calendar = &plan.duty.calendar;
+    let date = |text: &str| CalendarDate::parse(text).expect(text);
+    let read: Vec<_> = calendar
+        .iter()
+        .map(|entry| {
+            (
+                entry.days(),
+                entry.like,
+                entry.people.clone(),
+                entry.note.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                Some((date("2026-10-01"), date("2026-10-07"))),
+                Some(Weekday::Sun),
+                None,
+                Some("国庆节"),
+            ),
+            (
+                Some((date("2026-10-10"), date("2026-10-10"))),
+                Some(Weekday::Mon),
+                None,
+                Some("国庆节调休上班"),
+            ),
+            (
+                Some((date("2026-10-02"), date("2026-10-02"))),
+                None,
+                Some(vec!["赵六".to_owned(), "王五".to_owned()]),
+                None,
+            ),
+        ]
+    );
+    assert_eq!(calendar[1].date.as_deref(), Some("2026-10-10"));
+    // The calendar survives a round trip (the unquoted date comes back quoted).
+    let again = load(&toml::to_string(&plan).expect("serializes"));
+    assert_eq!(&again.duty.calendar, calendar);
+}
+
+#[test]
+fn calendar_dates_are_real_days_written_yyyy_mm_dd() {
+    for (text, expected) in [
+        ("2026-10-01", Some((2026, 10, 1))),
+        ("2024-02-29", Some((2024, 2, 29))),
+        ("2000-02-29", Some((2000, 2, 29))),
+        ("2026-12-31", Some((2026, 12, 31))),
+        ("2026-02-29", None),
+        ("1900-02-29", None),
+        ("2026-04-31", None),
+        ("2026-13-01", None),
+        ("2026-00-10", None),
+        ("2026-10-00", None),
+        ("2026-1-01", None),
+        ("26-10-01", None),
+        ("2026/10/01", None),
+        ("20261001", None),
+        ("+2026-10-01", None),
+        ("2026-10-01T08:00", None),
+        ("２０２６-10-01", None),
+        ("", None),
+    ] {
+        let read = CalendarDate::parse(text).map(|date| (date.year, date.month, date.day));
+        assert_eq!(read, expected, "CalendarDate::parse({text:?})");
+    }
+    let date = CalendarDate::parse("0999-01-09").expect("a date");
+    assert_eq!(date.to_string(), "0999-01-09");
+    assert!(date < CalendarDate::parse("2026-01-01").expect("a date"));
+}
+
+#[test]
+fn every_mistake_in_the_duty_calendar_is_reported_with_its_path() {
+    let text = format!(
+        "{MINIMAL}{DUTY_ROSTER}{}",
+        r##"
+[[duty.calendar]]
+date = "2026-02-30"
+like = "sun"
+[[duty.calendar]]
+from = "2026-10-07"
+to = "2026-10-01"
+like = "sun"
+[[duty.calendar]]
+date = "2026-10-01"
+from = "2026-10-01"
+to = "2026-10-03"
+like = "sun"
+[[duty.calendar]]
+note = "国庆节"
+[[duty.calendar]]
+from = "2026-05-01"
+like = "sun"
+[[duty.calendar]]
+date = "2026-10-02"
+like = "sun"
+people = ["无名", "刘洋"]
+[[duty.calendar]]
+date = "2026-10-03"
+like = "sunday"
+[[duty.calendar]]
+date = 2026-10-04T08:00:00
+like = "sun"
+note = " "
+[[duty.calendar]]
+from = "2026-10-01"
+to = "2026-10-07"
+like = "sun"
+[[duty.calendar]]
+date = "2026-10-05"
+like = "mon"
+[[duty.calendar]]
+date = "2026-10-06"
+people = ["王五"]
+[[duty.calendar]]
+from = "2026-10-04"
+to = "2026-10-08"
+people = []
+[[duty.calendar]]
+to = "2026-10-09"
+people = ["赵六"]
+"##
+    );
+    check(
+        &text,
+        &[
+            "duty.calendar[0].date: \"2026-02-30\" is not a date \"YYYY-MM-DD\" such as \
+             \"2026-10-01\" (line 39)",
+            "duty.calendar[1].to: \"2026-10-01\" is before from = \"2026-10-07\": the run would \
+             have no days (line 43)",
+            "duty.calendar[2].date: give date for one day, or from and to for several, not both \
+             (line 46)",
+            "duty.calendar[3].date: missing: give date = \"YYYY-MM-DD\" for one day, or from = \
+             \"…\" and to = \"…\" for several (both inclusive) (line 50)",
+            "duty.calendar[3].like: missing: give like = \"sun\" (the day is staffed as that \
+             weekday) or people = [\"…\"] (these people are on duty all day) (line 50)",
+            "duty.calendar[4].to: missing: from needs to = \"YYYY-MM-DD\", the last day \
+             (inclusive) (line 52)",
+            "duty.calendar[5].people: give like or people, not both: people replace every shift \
+             that starts on the day, so like would change nothing (line 58)",
+            "duty.calendar[5].people[0]: unknown person \"无名\"; roster: 王五, 赵六, 刘洋 (line 58)",
+            "duty.calendar[5].people[1]: \"刘洋\" does not hold the duty_officer role in the \
+             roster (line 58)",
+            "duty.calendar[6].like: unknown variant `sunday`, expected one of `mon`, `tue`, \
+             `wed`, `thu`, `fri`, `sat`, `sun` (line 61)",
+            "duty.calendar[7].date: \"2026-10-04T08:00:00\" is not a date \"YYYY-MM-DD\" such \
+             as \"2026-10-01\" (line 63)",
+            "duty.calendar[7].note: must not be empty (line 65)",
+            "duty.calendar[9].like: 2026-10-05 is staffed like \"mon\" here but like \"sun\" in \
+             duty.calendar[8]: a day can follow one weekday only (line 72)",
+            "duty.calendar[11].people: at least one person is required (line 79)",
+            "duty.calendar[11].people: 2026-10-06 already has its people in duty.calendar[10]: \
+             name the people of a day in one entry (line 79)",
+            "duty.calendar[12].from: missing: to needs from = \"YYYY-MM-DD\", the first day \
+             (line 80)",
         ],
     );
 }

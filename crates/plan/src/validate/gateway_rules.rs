@@ -61,6 +61,10 @@ impl Checker {
         for (key, value) in [
             ("header_timeout_seconds", limits.header_timeout_seconds),
             ("body_timeout_seconds", limits.body_timeout_seconds),
+            (
+                "keepalive_timeout_seconds",
+                limits.keepalive_timeout_seconds,
+            ),
             ("ban_base_seconds", limits.ban_base_seconds),
             ("ban_max_seconds", limits.ban_max_seconds),
         ] {

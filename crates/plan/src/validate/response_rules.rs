@@ -1,14 +1,15 @@
 //! Semantic rules over the response sections (`response.rs`): every level,
 //! role, channel, contact and person they name must exist, every time
-//! must be a time, every channel must have what its type needs and nothing
-//! its type does not use.
+//! must be a time and every date a day of the calendar, duty calendar
+//! entries must not contradict each other, every channel must have what
+//! its type needs and nothing its type does not use.
 
 use super::{Checker, ResponseParts, UNKNOWN_LEVEL, is_email, is_http_url, parse_hh_mm, repeat_of};
 use crate::model::{Deadlines, Role};
 use crate::path;
 use crate::response::{
-    Channel, ChannelKind, DEFAULT_ROUTE, Duty, Escalation, EscalationStep, ExternalContact,
-    IncidentKind, LevelRule, Regulatory, Routing, StepMode,
+    CalendarDate, CalendarEntry, Channel, ChannelKind, DEFAULT_ROUTE, Duty, Escalation,
+    EscalationStep, ExternalContact, IncidentKind, LevelRule, Regulatory, Routing, StepMode,
 };
 use crate::validate::{Items, Parts};
 use std::collections::HashMap;
@@ -354,34 +355,168 @@ impl Checker {
                      earlier or split it)",
                 );
             }
-            if shift.people.is_empty() {
-                self.report(path::key(&at, "people"), "at least one person is required");
-            }
-            for (person_index, name) in shift.people.iter().enumerate() {
-                let person_at = path::index(&path::key(&at, "people"), person_index);
-                match context.people.iter().find(|(known, _)| known == name) {
-                    None => {
-                        let names: Vec<&str> =
-                            context.people.iter().map(|(name, _)| *name).collect();
-                        self.report(
-                            person_at,
-                            format!(
-                                "unknown person {}; roster: {}",
-                                path::quoted(name),
-                                known_list(&names, "no one is on it ([[roster]])")
-                            ),
-                        );
-                    }
-                    Some((_, roles)) if !roles.contains(&Role::DutyOfficer) => self.report(
+            self.duty_people(&path::key(&at, "people"), &shift.people, context);
+        }
+        self.duty_calendar(&duty.calendar, context);
+    }
+
+    /// The people of a shift or a calendar day: at least one, each on the
+    /// roster with the `duty_officer` role.
+    fn duty_people(&mut self, at: &str, people: &[String], context: &Context<'_>) {
+        if people.is_empty() {
+            self.report(at.to_owned(), "at least one person is required");
+        }
+        for (person_index, name) in people.iter().enumerate() {
+            let person_at = path::index(at, person_index);
+            match context.people.iter().find(|(known, _)| known == name) {
+                None => {
+                    let names: Vec<&str> = context.people.iter().map(|(name, _)| *name).collect();
+                    self.report(
                         person_at,
                         format!(
-                            "{} does not hold the duty_officer role in the roster",
-                            path::quoted(name)
+                            "unknown person {}; roster: {}",
+                            path::quoted(name),
+                            known_list(&names, "no one is on it ([[roster]])")
                         ),
+                    );
+                }
+                Some((_, roles)) if !roles.contains(&Role::DutyOfficer) => self.report(
+                    person_at,
+                    format!(
+                        "{} does not hold the duty_officer role in the roster",
+                        path::quoted(name)
                     ),
-                    Some(_) => {}
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// `[[duty.calendar]]`: each entry's days and what it does with them,
+    /// then entries that contradict each other on a day they share.
+    fn duty_calendar(&mut self, calendar: &[CalendarEntry], context: &Context<'_>) {
+        // Entries whose days are readable, for the overlap checks.
+        let mut readable: Vec<(usize, &CalendarEntry, CalendarDate, CalendarDate)> = Vec::new();
+        for (index, entry) in calendar.iter().enumerate() {
+            let at = path::index("duty.calendar", index);
+            self.calendar_days(&at, entry);
+            match (&entry.like, &entry.people) {
+                (None, None) => self.report(
+                    path::key(&at, "like"),
+                    "missing: give like = \"sun\" (the day is staffed as that weekday) or \
+                     people = [\"…\"] (these people are on duty all day)",
+                ),
+                (Some(_), Some(_)) => self.report(
+                    path::key(&at, "people"),
+                    "give like or people, not both: people replace every shift that starts on \
+                     the day, so like would change nothing",
+                ),
+                _ => {}
+            }
+            if let Some(people) = &entry.people {
+                self.duty_people(&path::key(&at, "people"), people, context);
+            }
+            if let Some(note) = &entry.note {
+                self.not_blank(path::key(&at, "note"), note);
+            }
+            if let Some((first, last)) = entry.days() {
+                readable.push((index, entry, first, last));
+            }
+        }
+        for (position, &(index, entry, first, last)) in readable.iter().enumerate() {
+            let at = path::index("duty.calendar", index);
+            let earlier = &readable[..position];
+            let shared = |other_first: CalendarDate, other_last: CalendarDate| {
+                (other_first <= last && first <= other_last).then(|| first.max(other_first))
+            };
+            if let Some(like) = entry.like {
+                let contradiction = earlier.iter().find_map(|&(other, other_entry, a, b)| {
+                    let other_like = other_entry.like.filter(|other_like| *other_like != like)?;
+                    Some((other, other_like, shared(a, b)?))
+                });
+                if let Some((other, other_like, day)) = contradiction {
+                    self.report(
+                        path::key(&at, "like"),
+                        format!(
+                            "{day} is staffed like {} here but like {} in duty.calendar[{other}]: \
+                             a day can follow one weekday only",
+                            path::quoted(like.as_str()),
+                            path::quoted(other_like.as_str()),
+                        ),
+                    );
                 }
             }
+            if entry.people.is_some() {
+                let contradiction = earlier.iter().find_map(|&(other, other_entry, a, b)| {
+                    other_entry.people.as_ref()?;
+                    Some((other, shared(a, b)?))
+                });
+                if let Some((other, day)) = contradiction {
+                    self.report(
+                        path::key(&at, "people"),
+                        format!(
+                            "{day} already has its people in duty.calendar[{other}]: name the \
+                             people of a day in one entry"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// An entry's `date`, or `from` and `to`: real dates, in order, one way.
+    fn calendar_days(&mut self, at: &str, entry: &CalendarEntry) {
+        for (key, text) in [
+            ("date", &entry.date),
+            ("from", &entry.from),
+            ("to", &entry.to),
+        ] {
+            if let Some(text) = text
+                && CalendarDate::parse(text).is_none()
+            {
+                self.report(
+                    path::key(at, key),
+                    format!(
+                        "{} is not a date \"YYYY-MM-DD\" such as \"2026-10-01\"",
+                        path::quoted(text)
+                    ),
+                );
+            }
+        }
+        match (&entry.date, &entry.from, &entry.to) {
+            (None, None, None) => self.report(
+                path::key(at, "date"),
+                "missing: give date = \"YYYY-MM-DD\" for one day, or from = \"…\" and \
+                 to = \"…\" for several (both inclusive)",
+            ),
+            (Some(_), Some(_), _) | (Some(_), None, Some(_)) => self.report(
+                path::key(at, "date"),
+                "give date for one day, or from and to for several, not both",
+            ),
+            (None, Some(_), None) => self.report(
+                path::key(at, "to"),
+                "missing: from needs to = \"YYYY-MM-DD\", the last day (inclusive)",
+            ),
+            (None, None, Some(_)) => self.report(
+                path::key(at, "from"),
+                "missing: to needs from = \"YYYY-MM-DD\", the first day",
+            ),
+            (None, Some(from), Some(to)) => {
+                if let (Some(first), Some(last)) =
+                    (CalendarDate::parse(from), CalendarDate::parse(to))
+                    && last < first
+                {
+                    self.report(
+                        path::key(at, "to"),
+                        format!(
+                            "{} is before from = {}: the run would have no days",
+                            path::quoted(to),
+                            path::quoted(from)
+                        ),
+                    );
+                }
+            }
+            (Some(_), None, None) => {}
         }
     }
 
