@@ -59,9 +59,10 @@ impl AccessLog {
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (sender, receiver) = sync_channel(QUEUE);
+        let at = path.to_path_buf();
         std::thread::Builder::new()
             .name("sitewarden-access-log".into())
-            .spawn(move || write_loop(BufWriter::with_capacity(64 * 1024, file), receiver))?;
+            .spawn(move || write_loop(&at, file, receiver))?;
         Ok(AccessLog {
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
@@ -90,8 +91,33 @@ impl AccessLog {
     }
 }
 
-fn write_loop(mut out: BufWriter<std::fs::File>, lines: Receiver<Vec<u8>>) {
-    while let Ok(line) = lines.recv() {
+/// Writes lines as they come, flushing whenever the queue runs dry, and
+/// reopens the file when it was rotated away (renamed or deleted by
+/// logrotate): checked at most once a second, by device and inode.
+fn write_loop(path: &Path, file: std::fs::File, lines: Receiver<Vec<u8>>) {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |meta: std::fs::Metadata| (meta.dev(), meta.ino());
+    let mut current = file.metadata().map(identity).ok();
+    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut checked = std::time::Instant::now();
+    loop {
+        let line = match lines.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(line) => Some(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if checked.elapsed() >= std::time::Duration::from_secs(1) {
+            checked = std::time::Instant::now();
+            let on_disk = std::fs::metadata(path).map(identity).ok();
+            if on_disk != current {
+                let _ = out.flush();
+                if let Ok(file) = OpenOptions::new().create(true).append(true).open(path) {
+                    current = file.metadata().map(identity).ok();
+                    out = BufWriter::with_capacity(64 * 1024, file);
+                }
+            }
+        }
+        let Some(line) = line else { continue };
         let _ = out.write_all(&line);
         while let Ok(line) = lines.try_recv() {
             let _ = out.write_all(&line);

@@ -200,7 +200,10 @@ impl AsyncWrite for GuardedStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if this.phase == Phase::AfterHeader && matches!(result, Poll::Ready(Ok(_))) {
+        // An interim answer (`100 Continue`) is not the response: the body
+        // follows, and must not be timed as the next request's header.
+        let interim = buf.starts_with(b"HTTP/1.1 1") || buf.starts_with(b"HTTP/1.0 1");
+        if this.phase == Phase::AfterHeader && !interim && matches!(result, Poll::Ready(Ok(_))) {
             // A response is going out: the next bytes read start a new
             // request header (its clock starts at its first byte).
             this.next_request();
@@ -223,7 +226,10 @@ impl AsyncWrite for GuardedStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if this.phase == Phase::AfterHeader && matches!(result, Poll::Ready(Ok(_))) {
+        let interim = bufs.first().is_some_and(|first| {
+            first.starts_with(b"HTTP/1.1 1") || first.starts_with(b"HTTP/1.0 1")
+        });
+        if this.phase == Phase::AfterHeader && !interim && matches!(result, Poll::Ready(Ok(_))) {
             this.next_request();
         }
         result

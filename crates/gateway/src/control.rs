@@ -15,6 +15,7 @@ use crate::error::GatewayError;
 use crate::proxy::Shared;
 use crate::switch::{SiteState, SwitchNote};
 use serde::{Deserialize, Serialize};
+use sitewarden_store::{SiteSwitchRecord, Store, SwitchEvent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -95,9 +96,11 @@ pub struct GatewayStatus {
     pub rate_limited: u64,
     /// Load shed.
     pub shed: u64,
-    /// Verified responses.
+    /// Verified paths answered from the approved copy.
     pub verified: u64,
-    /// Tampered origin responses replaced.
+    /// Background checks of origins behind verified paths.
+    pub origin_checks: u64,
+    /// Checks that found the origin serving something else.
     pub tampered: u64,
     /// Requests in flight now.
     pub in_flight: usize,
@@ -212,21 +215,50 @@ pub fn status(shared: &Shared) -> GatewayStatus {
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
         shed: stats.shed.load(Ordering::Relaxed),
         verified: stats.verified.load(Ordering::Relaxed),
-        tampered: stats.tampered.load(Ordering::Relaxed),
+        origin_checks: shared
+            .checker
+            .as_ref()
+            .map(|checker| checker.checks.load(Ordering::Relaxed))
+            .unwrap_or(0),
+        tampered: shared
+            .checker
+            .as_ref()
+            .map(|checker| checker.tampered.load(Ordering::Relaxed))
+            .unwrap_or(0),
         in_flight: shared.limiter.in_flight(),
     }
 }
 
-/// Binds the socket (replacing a stale one left by a killed gateway, but
-/// refusing to steal one that a live gateway answers on).
+/// Takes the data directory's gateway lock (`gateway.lock`, held until
+/// the returned file is dropped): one gateway per data directory, so two
+/// starting at once cannot unlink each other's socket.
+pub fn lock(data_dir: &Path) -> Result<std::fs::File, GatewayError> {
+    let path = data_dir.join("gateway.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| GatewayError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            GatewayError::Control(format!(
+                "another gateway is already running on {} (it holds {})",
+                data_dir.display(),
+                path.display()
+            ))
+        },
+    )?;
+    Ok(file)
+}
+
+/// Binds the socket (replacing a stale one left by a killed gateway; the
+/// caller holds the lock, so no live gateway owns it).
 pub async fn bind(path: &Path) -> Result<UnixListener, GatewayError> {
     if path.exists() {
-        if UnixStream::connect(path).await.is_ok() {
-            return Err(GatewayError::Control(format!(
-                "another gateway is already running on {}",
-                path.display()
-            )));
-        }
         let _ = std::fs::remove_file(path);
     }
     let listener = UnixListener::bind(path).map_err(|source| GatewayError::Io {
@@ -238,10 +270,48 @@ pub async fn bind(path: &Path) -> Result<UnixListener, GatewayError> {
     Ok(listener)
 }
 
+/// Records a switch in the store before it is put in force, so that the
+/// state a restarted gateway restores is the one it last served.
+async fn persist_switch(shared: &Shared, store: &Store, request: &Request) -> Result<(), Response> {
+    let Request::Switch {
+        site,
+        mode,
+        reason,
+        by,
+    } = request
+    else {
+        return Ok(());
+    };
+    let routes = shared.routes.load();
+    let Some(route) = routes.site(site) else {
+        return Ok(()); // `handle` says so
+    };
+    store
+        .record_switch(&SwitchEvent {
+            switch: SiteSwitchRecord {
+                site: route.site.clone(),
+                mode: mode.as_str().to_string(),
+                reason: reason.clone(),
+                by: by.clone(),
+                at_ms: crate::now_ms(),
+            },
+            backend: "gateway".into(),
+            outcome: "applied".into(),
+            detail: "switched by the running gateway".into(),
+        })
+        .await
+        .map_err(|error| {
+            Response::error(format!(
+                "the switch could not be recorded, so it was not made: {error}"
+            ))
+        })
+}
+
 /// Serves the socket until `stop` fires.
 pub async fn serve(
     listener: UnixListener,
     shared: Arc<Shared>,
+    store: Store,
     reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -256,12 +326,16 @@ pub async fn serve(
         };
         let shared = shared.clone();
         let reload = reload.clone();
+        let store = store.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let response = match serde_json::from_str::<Request>(&line) {
-                    Ok(request) => handle(&shared, request, reload.as_ref()),
+                    Ok(request) => match persist_switch(&shared, &store, &request).await {
+                        Ok(()) => handle(&shared, request, reload.as_ref()),
+                        Err(refused) => refused,
+                    },
                     Err(error) => Response::error(format!("bad request: {error}")),
                 };
                 let mut out = serde_json::to_vec(&response).unwrap_or_default();

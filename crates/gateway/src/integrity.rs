@@ -3,12 +3,13 @@
 //! (the guard's current manifest and vault) and never serves anything
 //! else.
 //!
-//! The approved bytes are what the client receives; the origin's body is
-//! compared with them byte for byte as it streams in (cheaper than hashing,
-//! and it finds the first differing offset). A difference — or the origin
-//! answering 404 for an approved file — is a tamper sighting: the origin's
-//! bytes are kept (up to a cap) as evidence and reported. Dynamic pages
-//! (scripts, anything not a known static type) pass through untouched.
+//! [`Integrity`] holds each guarded site's approved static files (by the
+//! path a web server would resolve the URL to) and a bounded cache of their
+//! bytes; `proxy.rs` answers those paths from it, and `verify.rs` compares
+//! the origin's answer with the approved bytes in the background
+//! ([`BodyCheck`]: byte for byte as it streams in, finding the first
+//! differing offset and keeping the origin's bytes as evidence). Dynamic
+//! pages (scripts, anything not a known static type) pass through.
 //!
 //! The approved set follows the guard: [`Integrity::refresh`] reloads a
 //! root's manifest when its current version changes, and a root in a
@@ -51,6 +52,7 @@ pub struct ApprovedFile {
 /// One guarded root's approved static files.
 #[derive(Debug)]
 struct RootSet {
+    root: PathBuf,
     version: Option<u64>,
     window_open: bool,
     files: HashMap<Vec<u8>, ApprovedFile>,
@@ -79,11 +81,14 @@ impl Integrity {
     /// Declares which guarded root each site's files come from (replacing
     /// earlier declarations) and loads them.
     pub fn set_roots(&self, roots: HashMap<String, PathBuf>) -> Vec<String> {
-        *self.roots.lock().unwrap_or_else(|e| e.into_inner()) = roots;
+        // Sites no longer guarded are dropped; the others keep their loaded
+        // set until a fresh one replaces it, so a reload never leaves a
+        // window in which a guarded site is served unverified.
         self.sites
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .clear();
+            .retain(|site, _| roots.contains_key(site));
+        *self.roots.lock().unwrap_or_else(|e| e.into_inner()) = roots;
         self.refresh()
     }
 
@@ -113,6 +118,7 @@ impl Integrity {
             .get(site)
             && known.version == version
             && known.window_open == window_open
+            && known.root == canonical
         {
             return Ok(());
         }
@@ -138,6 +144,7 @@ impl Integrity {
             }
         }
         let set = Arc::new(RootSet {
+            root: canonical.clone(),
             version,
             window_open,
             files,
@@ -160,17 +167,21 @@ impl Integrity {
             return None;
         }
         let path = normalise(url_path)?;
-        if path.is_empty() || url_path.ends_with('/') {
-            return INDEX_FILES.iter().find_map(|index| {
-                let mut candidate = path.clone();
-                if !candidate.is_empty() {
-                    candidate.push(b'/');
-                }
-                candidate.extend_from_slice(index);
-                set.files.get(&candidate).cloned()
-            });
+        // The path as a file, else as a directory with an index file (how
+        // nginx and Apache answer `/news/`, `/news/.`, `/news%2F`).
+        if !path.is_empty()
+            && let Some(file) = set.files.get(&path)
+        {
+            return Some(file.clone());
         }
-        set.files.get(&path).cloned()
+        INDEX_FILES.iter().find_map(|index| {
+            let mut candidate = path.clone();
+            if !candidate.is_empty() {
+                candidate.push(b'/');
+            }
+            candidate.extend_from_slice(index);
+            set.files.get(&candidate).cloned()
+        })
     }
 
     /// The approved bytes of `file`, from the cache or the vault (which
@@ -195,6 +206,50 @@ impl Integrity {
             .unwrap_or_else(|e| e.into_inner())
             .put(file.blake3.clone(), bytes.clone());
         Ok(bytes)
+    }
+}
+
+/// The Content-Type of a verified file, by its extension (the origin's
+/// header is not trusted for these paths). No charset: many sites are
+/// GBK, and the page's own `<meta charset>` or BOM says which.
+pub fn content_type(path: &str) -> &'static str {
+    let extension = path
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "js" | "mjs" => "text/javascript",
+        "json" | "map" => "application/json",
+        "xml" => "application/xml",
+        "txt" => "text/plain",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/x-icon",
+        "bmp" => "image/bmp",
+        "pdf" => "application/pdf",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "zip" => "application/zip",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
     }
 }
 

@@ -5,8 +5,9 @@
 //!
 //! - [`switch`]: per-site containment switch, serving ↔ maintenance, in
 //!   force for the next request on every connection;
-//! - [`integrity`]: static files of guarded web roots are served only as
-//!   approved; a tampered origin response is replaced and reported;
+//! - [`integrity`], [`verify`]: static files of guarded web roots are
+//!   served only as approved, from memory; the origin behind them is
+//!   checked in the background and a difference reported;
 //! - [`blocklist`], [`limiter`], [`conn`]: block/allow lists with expiry,
 //!   per-client rate and connection caps with escalating bans, a global
 //!   in-flight cap, header limits and slow-client deadlines; [`nft`]
@@ -35,6 +36,7 @@ pub mod proxy;
 pub mod routes;
 pub mod server;
 pub mod switch;
+pub mod verify;
 
 pub use config::{GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag};
 pub use error::GatewayError;

@@ -3,27 +3,26 @@
 //! 1. `request_filter`: framing checks (request smuggling, header limits),
 //!    the client's address, allowlist/blocklist, rate limit and bans, the
 //!    global in-flight cap, the route by Host, the containment switch
-//!    (maintenance page from memory), and whether the response must be
-//!    verified against an approved file;
+//!    (maintenance page from memory), and for an approved static file of a
+//!    guarded site the answer itself, from the approved copy (the origin is
+//!    checked in the background, `verify.rs`);
 //! 2. `upstream_peer` / `fail_to_connect`: the site's origins in turn;
-//! 3. `upstream_request_filter`: forwarding headers, and for verified paths
-//!    no compression, ranges or conditionals, so the origin sends the whole
-//!    identity body;
-//! 4. `response_filter` / `response_body_filter`: for verified paths the
-//!    approved bytes go to the client while the origin's body is compared
-//!    with them;
+//! 3. `upstream_request_filter`: forwarding headers;
+//! 4. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
+//!    one too slow;
 //! 5. `logging`: the access log line.
 
 use crate::access_log::{AccessLog, LogLine};
 use crate::blocklist::{Blocklist, Verdict};
 use crate::client_ip::client_ip;
 use crate::conn::GuardedStream;
-use crate::events::{GatewayEvent, TamperSighting};
-use crate::integrity::{ApprovedFile, BodyCheck, Integrity};
+use crate::events::GatewayEvent;
+use crate::integrity::{Integrity, content_type};
 use crate::limiter::{InFlight, Limiter, RateVerdict};
 use crate::now_ms;
 use crate::routes::{Route, RouteTable};
 use crate::switch::{SiteState, Switchboard};
+use crate::verify::{OriginChecker, Visit};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -49,7 +48,9 @@ pub struct Shared {
     /// Rate, connection and in-flight limits.
     pub limiter: Arc<Limiter>,
     /// Approved files of guarded sites.
-    pub integrity: Option<Integrity>,
+    pub integrity: Option<Arc<Integrity>>,
+    /// Background checks of the origins behind verified paths.
+    pub checker: Option<Arc<OriginChecker>>,
     /// Where request lines go.
     pub access_log: Option<AccessLog>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -77,10 +78,8 @@ pub struct Stats {
     pub shed: AtomicU64,
     /// Rejected as malformed or smuggling.
     pub rejected: AtomicU64,
-    /// Verified responses.
+    /// Verified paths answered from the approved copy.
     pub verified: AtomicU64,
-    /// Verified responses where the origin differed (approved bytes sent).
-    pub tampered: AtomicU64,
     /// Events dropped because the recorder was behind.
     pub events_dropped: AtomicU64,
 }
@@ -102,19 +101,6 @@ pub struct Ctx {
     in_flight: Option<InFlight>,
     attempt: usize,
     first_origin: Option<usize>,
-    verify: Option<Verify>,
-}
-
-#[derive(Debug)]
-struct Verify {
-    file: ApprovedFile,
-    approved: Bytes,
-    /// Set once the response header shows a body worth checking.
-    check: Option<BodyCheck>,
-    head: bool,
-    emitted: bool,
-    origin_status: u16,
-    url_path: String,
 }
 
 impl Gateway {
@@ -143,6 +129,95 @@ impl Gateway {
             .await?;
         if !head && !body.is_empty() {
             session.write_response_body(Some(body), true).await?;
+        }
+        Ok(true)
+    }
+
+    /// Answers a verified path from the approved copy (never the origin's
+    /// bytes), and has the origin checked in the background.
+    async fn serve_approved(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        route: &Arc<Route>,
+        integrity: Arc<Integrity>,
+        file: crate::integrity::ApprovedFile,
+        host: &str,
+    ) -> Result<bool> {
+        let loaded = {
+            let integrity = integrity.clone();
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || integrity.body(&file)).await
+        };
+        let approved = match loaded
+            .map_err(|error| error.to_string())
+            .and_then(|body| body)
+        {
+            Ok(approved) => approved,
+            Err(problem) => {
+                // Fail closed: with no approved copy to serve, the origin's
+                // bytes are not served in its place.
+                log::error!(
+                    "site {}: approved copy of {} unavailable: {problem}",
+                    route.site,
+                    file.path
+                );
+                let body =
+                    Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
+                return self
+                    .respond(session, 503, &[("Retry-After", "30".into())], body, false)
+                    .await;
+            }
+        };
+        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
+        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
+        let not_modified = session
+            .req_header()
+            .headers
+            .get_all(http::header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        let status = if not_modified { 304 } else { 200 };
+        let mut header = ResponseHeader::build(status, Some(6))?;
+        header.insert_header("Content-Type", content_type(&file.path))?;
+        if !not_modified {
+            header.insert_header("Content-Length", approved.len().to_string())?;
+        }
+        header.insert_header("ETag", etag)?;
+        header.insert_header("Cache-Control", "no-cache")?;
+        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
+        let head = session.req_header().method == http::Method::HEAD;
+        let bodyless = head || not_modified || approved.is_empty();
+        session
+            .write_response_header(Box::new(header), bodyless)
+            .await?;
+        if !bodyless {
+            session
+                .write_response_body(Some(approved.clone()), true)
+                .await?;
+        }
+        if let Some(checker) = &self.shared.checker {
+            let target = session
+                .req_header()
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            checker.visited(
+                Visit {
+                    route: route.clone(),
+                    file,
+                    approved,
+                    host: host.to_string(),
+                    target,
+                    client: ctx
+                        .client
+                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                },
+                integrity,
+            );
         }
         Ok(true)
     }
@@ -225,6 +300,16 @@ impl ProxyHttp for Gateway {
         ctx.started_ms = now_ms();
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let limits = shared.limiter.limits().clone();
+        // Timeouts first, so that every answer below — maintenance page,
+        // refusal, 404 — leaves the connection with them: pingora keeps an
+        // HTTP/1.1 connection alive for ever by default (`Some(0)`); None
+        // (the client asked to close) stays None. A client that does not
+        // read its response is cut off too.
+        session.set_read_timeout(Some(limits.body_timeout));
+        session.set_write_timeout(Some(limits.body_timeout));
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+        }
 
         let peer = session
             .client_addr()
@@ -232,13 +317,19 @@ impl ProxyHttp for Gateway {
             .map(|addr| addr.ip())
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let trusted = shared.trusted_proxies.load();
+        // Every X-Forwarded-For line, joined: a trusted proxy may add its
+        // own line after one the client sent.
+        let forwarded: Vec<u8> = session
+            .req_header()
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|value| value.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b',');
         let client = client_ip(
             peer,
-            session
-                .req_header()
-                .headers
-                .get("x-forwarded-for")
-                .map(|v| v.as_bytes()),
+            (!forwarded.is_empty()).then_some(forwarded.as_slice()),
             &trusted,
         );
         ctx.client = Some(client);
@@ -331,30 +422,9 @@ impl ProxyHttp for Gateway {
             && let Some(integrity) = &shared.integrity
             && let Some(file) = integrity.lookup(&route.site, session.req_header().uri.path())
         {
-            match integrity.body(&file) {
-                Ok(approved) => {
-                    ctx.verify = Some(Verify {
-                        file,
-                        approved,
-                        check: None,
-                        head: *method == http::Method::HEAD,
-                        emitted: false,
-                        origin_status: 0,
-                        url_path: session.req_header().uri.path().to_string(),
-                    })
-                }
-                Err(problem) => {
-                    // The vault copy is missing or corrupt: nothing safe to
-                    // serve in place of the origin, so pass through and say so.
-                    log::error!("site {}: approved copy unavailable: {problem}", route.site);
-                }
-            }
-        }
-        session.set_read_timeout(Some(limits.body_timeout));
-        // Some(0) is pingora's "kept alive for ever"; None (the client asked
-        // to close) stays None.
-        if session.get_keepalive().is_some() {
-            session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
+            return self
+                .serve_approved(session, ctx, &route, integrity.clone(), file, &host)
+                .await;
         }
         Ok(false)
     }
@@ -429,109 +499,7 @@ impl ProxyHttp for Gateway {
             .and_then(|digest| digest.ssl_digest.as_ref())
             .is_some();
         upstream.insert_header("X-Forwarded-Proto", if tls { "https" } else { "http" })?;
-        if ctx.verify.is_some() {
-            for name in [
-                "accept-encoding",
-                "range",
-                "if-range",
-                "if-none-match",
-                "if-modified-since",
-                "if-match",
-                "if-unmodified-since",
-            ] {
-                upstream.remove_header(name);
-            }
-        }
         Ok(())
-    }
-
-    async fn response_filter(
-        &self,
-        _session: &mut Session,
-        response: &mut ResponseHeader,
-        ctx: &mut Ctx,
-    ) -> Result<()> {
-        let Some(verify) = ctx.verify.as_mut() else {
-            return Ok(());
-        };
-        let status = response.status.as_u16();
-        // 200 is compared; 404 for an approved file means it was deleted.
-        // Anything else (an origin error, a redirect) passes through.
-        if status != 200 && status != 404 {
-            ctx.verify = None;
-            return Ok(());
-        }
-        verify.origin_status = status;
-        verify.check = Some(BodyCheck::new(verify.approved.clone()));
-        if status != 200 {
-            response.set_status(200)?;
-        }
-        for name in [
-            "transfer-encoding",
-            "content-encoding",
-            "etag",
-            "last-modified",
-            "accept-ranges",
-            "content-range",
-        ] {
-            response.remove_header(name);
-        }
-        response.insert_header("Content-Length", verify.approved.len().to_string())?;
-        response.insert_header(
-            "X-Sitewarden-Verified",
-            verify.file.blake3[..16].to_string(),
-        )?;
-        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn response_body_filter(
-        &self,
-        _session: &mut Session,
-        body: &mut Option<Bytes>,
-        end_of_stream: bool,
-        ctx: &mut Ctx,
-    ) -> Result<Option<Duration>> {
-        let Some(verify) = ctx.verify.as_mut() else {
-            return Ok(None);
-        };
-        let Some(check) = verify.check.as_mut() else {
-            return Ok(None);
-        };
-        if let Some(chunk) = body.take() {
-            check.feed(&chunk);
-        }
-        if !verify.emitted && !verify.head {
-            // The client gets the approved bytes, whatever the origin sends.
-            *body = Some(verify.approved.clone());
-            verify.emitted = true;
-        }
-        if end_of_stream && let Some(check) = verify.check.take() {
-            let origin_status = verify.origin_status;
-            let mismatch = check.finish();
-            let verify = ctx.verify.take().expect("checked above");
-            if let Some(mismatch) = mismatch
-                && let Some(route) = &ctx.route
-            {
-                self.shared.stats.tampered.fetch_add(1, Ordering::Relaxed);
-                self.emit(GatewayEvent::Tamper(TamperSighting {
-                    site: route.site.clone(),
-                    url_path: verify.url_path,
-                    file: verify.file.path.clone(),
-                    approved_blake3: verify.file.blake3.clone(),
-                    origin_status,
-                    differs_at: mismatch.differs_at,
-                    origin_len: mismatch.origin_len,
-                    evidence: mismatch.evidence,
-                    evidence_truncated: mismatch.evidence_truncated,
-                    client: ctx
-                        .client
-                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                    at_ms: now_ms(),
-                }));
-            }
-        }
-        Ok(None)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {

@@ -20,6 +20,7 @@ use crate::limiter::Limiter;
 use crate::proxy::{Gateway, Shared, Stats};
 use crate::routes::RouteTable;
 use crate::switch::{SiteState, SwitchNote, Switchboard};
+use crate::verify::OriginChecker;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora_core::apps::ServerApp;
@@ -46,6 +47,7 @@ pub type Reloader = Arc<dyn Fn() -> Result<GatewayConfig, String> + Send + Sync>
 pub struct GatewayHandle {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
+    stop_control: watch::Sender<bool>,
     proxy_thread: Option<JoinHandle<()>>,
     control_thread: Option<JoinHandle<()>>,
     listen: Vec<SocketAddr>,
@@ -99,10 +101,14 @@ impl GatewayHandle {
     }
 
     fn stop_inner(&mut self) {
+        // The proxy first: while it finishes the requests in flight, the
+        // control plane still records what they raise and still answers
+        // `contain`.
         let _ = self.stop.send(true);
         if let Some(thread) = self.proxy_thread.take() {
             let _ = thread.join();
         }
+        let _ = self.stop_control.send(true);
         if let Some(thread) = self.control_thread.take() {
             let _ = thread.join();
         }
@@ -145,9 +151,15 @@ pub fn start(
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(4096);
     let switches = Switchboard::default();
     let routes = RouteTable::build(&config.routes, &switches);
-    let integrity = Integrity::open(data_dir).map_err(|error| {
+    let integrity = Arc::new(Integrity::open(data_dir).map_err(|error| {
         GatewayError::Config(format!("guard data in {}: {error}", data_dir.display()))
-    })?;
+    })?);
+    let checker = OriginChecker::new(
+        Duration::from_secs(1),
+        config.origin_timeout,
+        events_tx.clone(),
+    )
+    .map_err(|error| GatewayError::Tls(format!("origin checks: {error}")))?;
     let blocklist = Blocklist::default();
     blocklist.set_allowlist(config.allowlist.clone());
     let access_log = match &config.access_log {
@@ -163,6 +175,7 @@ pub fn start(
         blocklist,
         limiter: Arc::new(Limiter::new(config.limits.clone())),
         integrity: Some(integrity),
+        checker: Some(Arc::new(checker)),
         access_log,
         trusted_proxies: ArcSwap::from_pointee(config.trusted_proxies.clone()),
         events: events_tx,
@@ -174,11 +187,12 @@ pub fn start(
     // The control plane first: switches and bans from the store must be in
     // force before the first request is accepted.
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_control_tx, stop_control_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let control_thread = {
         let shared = shared.clone();
         let dir = data_dir.to_path_buf();
-        let stop = stop_rx.clone();
+        let stop = stop_control_rx;
         let reloader = reloader.clone();
         std::thread::Builder::new()
             .name("sitewarden-gateway-control".into())
@@ -206,7 +220,7 @@ pub fn start(
     match ready_rx.recv() {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            let _ = stop_tx.send(true);
+            let _ = stop_control_tx.send(true);
             let _ = control_thread.join();
             return Err(error);
         }
@@ -239,6 +253,7 @@ pub fn start(
     Ok(GatewayHandle {
         shared,
         stop: stop_tx,
+        stop_control: stop_control_tx,
         proxy_thread: Some(proxy_thread),
         control_thread: Some(control_thread),
         listen,
@@ -351,7 +366,10 @@ impl ServerApp for GatewayApp {
             let shared = &self.shared;
             let peer = conn::peer_of(&stream).map(|addr| crate::blocklist::canonical(addr.ip()));
             let mut slot = None;
-            if let Some(ip) = peer {
+            let trusted = shared.trusted_proxies.load();
+            // A trusted proxy carries many clients: it is neither capped nor
+            // refused by its own address (its clients are, per request).
+            if let Some(ip) = peer.filter(|ip| !trusted.iter().any(|net| net.contains(ip))) {
                 match shared.blocklist.check(ip, crate::now_ms()) {
                     crate::blocklist::Verdict::Blocked(_) => {
                         // Refused before a byte is read: the cheapest answer.
@@ -396,6 +414,7 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     proxy.handle_init_modules();
     let mut options = pingora_core::apps::HttpServerOptions::default();
     options.h2c = true;
+    options.h2_idle_timeout = Some(config.limits.keepalive_timeout);
     proxy.server_options = Some(options);
     let app = GatewayApp {
         proxy: Arc::new(proxy),
@@ -434,12 +453,13 @@ async fn control_plane(
     ready: std::sync::mpsc::Sender<Result<(), GatewayError>>,
 ) {
     let started = async {
+        let lock = control::lock(&data_dir)?;
         let store = Store::open(&data_dir).await?;
         let listener = control::bind(&control::socket_path(&data_dir)).await?;
         sync_from_store(&shared, &store).await?;
-        Ok::<_, GatewayError>((store, listener))
+        Ok::<_, GatewayError>((lock, store, listener))
     };
-    let (store, listener) = match started.await {
+    let (_lock, store, listener) = match started.await {
         Ok(started) => started,
         Err(error) => {
             let _ = ready.send(Err(error));
@@ -455,6 +475,7 @@ async fn control_plane(
     let socket = tokio::spawn(control::serve(
         listener,
         shared.clone(),
+        store.clone(),
         reload,
         stop.clone(),
     ));

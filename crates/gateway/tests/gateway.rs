@@ -401,10 +401,18 @@ async fn a_tampered_static_file_is_never_served_and_is_reported() {
     };
     let _ = base;
 
-    // Untouched: the approved page, verified.
+    // Untouched: the approved page, verified, with a validator.
     let response = client.get(url("/")).send().await.unwrap();
     assert!(response.headers().contains_key("x-sitewarden-verified"));
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(response.text().await.unwrap(), approved);
+    let response = client
+        .get(url("/index.html"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 304);
 
     // Defaced on the origin: the client still gets the approved bytes.
     std::fs::write(
@@ -412,7 +420,14 @@ async fn a_tampered_static_file_is_never_served_and_is_reported() {
         "<html><body>hacked by someone <a href=http://casino.example>x</a></body></html>",
     )
     .unwrap();
-    for path in ["/", "/index.html", "/./index.html", "//index.html?x=1"] {
+    for path in [
+        "/",
+        "/index.html",
+        "/./index.html",
+        "//index.html?x=1",
+        "/news/..",
+        "/%69ndex.html",
+    ] {
         let response = client
             .get(url(path))
             .header("Accept-Encoding", "gzip")
@@ -440,40 +455,50 @@ async fn a_tampered_static_file_is_never_served_and_is_reported() {
     assert!(!response.headers().contains_key("x-sitewarden-verified"));
     assert_eq!(response.text().await.unwrap(), "changed output");
 
-    // The sighting reaches the store as a defacement signal with the
-    // origin's bytes as evidence.
+    // The sightings reach the store as defacement signals with the
+    // origin's bytes as evidence (the origin is checked in the background,
+    // within a second of a visit).
     let store = sitewarden_store::Store::open(data.path()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let incident = loop {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
         let incidents = store.incidents().await.unwrap();
         if let Some(incident) = incidents.into_iter().find(|i| i.site == "portal") {
-            break incident;
+            let detail = store.incident(incident.id).await.unwrap().unwrap();
+            let reasons: Vec<&String> = detail
+                .signals
+                .iter()
+                .flat_map(|signal| signal.reasons.iter())
+                .collect();
+            let changed = reasons
+                .iter()
+                .any(|reason| reason.contains("different from the approved version"));
+            let deleted = reasons
+                .iter()
+                .any(|reason| reason.contains("it was deleted"));
+            if changed && deleted {
+                assert!(
+                    detail
+                        .evidence
+                        .iter()
+                        .any(|item| item.kind == "gateway_tampered_response"),
+                    "{:?}",
+                    detail.evidence
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "{reasons:?}");
         }
         assert!(Instant::now() < deadline, "no incident recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let detail = store.incident(incident.id).await.unwrap().unwrap();
-    let hacked = detail
-        .signals
-        .iter()
-        .flat_map(|signal| signal.reasons.iter())
-        .any(|reason| reason.contains("different from the approved version"));
-    assert!(hacked, "{:?}", detail.signals);
-    assert!(
-        detail
-            .evidence
-            .iter()
-            .any(|item| item.kind == "gateway_tampered_response"),
-        "{:?}",
-        detail.evidence
-    );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let status = control::send(data.path(), &Request::Status)
         .await
         .unwrap()
         .unwrap()
         .status
         .unwrap();
-    assert!(status.tampered >= 5, "{status:?}");
+    assert!(status.tampered >= 1, "{status:?}");
+    assert!(status.verified >= 9, "{status:?}");
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();
@@ -595,8 +620,14 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
         .unwrap();
     let started = Instant::now();
     let request = get("portal.example.gov.test");
+    // A header that would take ~30 s at this pace: without the deadline the
+    // client would hold the connection for all of it.
+    let dribble = format!(
+        "GET / HTTP/1.1\r\nHost: portal.example.gov.test\r\nX-Pad: {}\r\n",
+        "a".repeat(200)
+    );
     let mut cut_off = None;
-    for byte in request.as_bytes().iter().take(request.len() - 2) {
+    for byte in dribble.as_bytes() {
         if slow.write_all(&[*byte]).is_err() {
             cut_off = Some(started.elapsed());
             break;
@@ -622,8 +653,9 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let cut_off = cut_off.expect("the slow client was never cut off");
+    // The deadline is 0.8 s; the margin is for a loaded 2-core machine.
     assert!(
-        cut_off < Duration::from_millis(2500),
+        cut_off < Duration::from_secs(10),
         "cut off after {cut_off:?}"
     );
     assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
@@ -775,13 +807,18 @@ async fn origin_down_is_a_502_and_http2_and_the_access_log_work() {
         assert!(Instant::now() < deadline, "access log: {text:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let first = text.lines().next().unwrap();
-    assert!(first.starts_with("127.0.0.1 - - ["), "{first}");
+    // Lines are written when each request ends, by whichever worker ran
+    // it: find them by content, not order.
+    let served = text
+        .lines()
+        .find(|line| line.contains("GET /?q=1"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(served.starts_with("127.0.0.1 - - ["), "{served}");
     assert!(
-        first.contains("\"GET /?q=1 HTTP/2.0\" 200 11 \"-\" \"Mozilla/5.0 (test)\""),
-        "{first}"
+        served.contains("\"GET /?q=1 HTTP/2.0\" 200 11 \"-\" \"Mozilla/5.0 (test)\""),
+        "{served}"
     );
-    assert!(text.lines().nth(1).unwrap().contains("\" 502 "), "{text}");
+    assert!(text.lines().any(|line| line.contains("\" 502 ")), "{text}");
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();
@@ -860,6 +897,13 @@ async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed() {
     );
 
     // One request in flight at most: a second one at the same time is shed.
+    // (First let the slot of the 504 above go: it is released just after
+    // its response went out.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gateway.shared().limiter.in_flight() > 0 {
+        assert!(Instant::now() < deadline, "a slot was never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let slow = client.get(url("slow.example.gov.test", "/slow")).send();
     let second = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -873,13 +917,25 @@ async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed() {
     let second = second.unwrap();
     assert_eq!(second.status(), 503);
     assert_eq!(second.headers()["retry-after"], "5");
-    // And the gateway is still fine afterwards.
-    let response = client
-        .get(url("slow.example.gov.test", "/slow"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    // And the gateway is fine afterwards (once the first request's slot is
+    // released, just after its response went out).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = client
+            .get(url("slow.example.gov.test", "/slow"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            Instant::now() < deadline,
+            "the in-flight slot was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();

@@ -136,8 +136,10 @@ async fn record(
         .await
 }
 
-/// Through the gateway on this data directory. The store is written first,
-/// so the switch holds even if the gateway starts (or restarts) later.
+/// Through the gateway on this data directory. A running gateway records
+/// the switch in the store itself before it puts it in force (so what it
+/// restores after a restart is what it last served); with none running,
+/// the switch is recorded here and applied when one starts.
 async fn gateway(
     store: &Store,
     site: &str,
@@ -150,30 +152,19 @@ async fn gateway(
         reason: request.reason.clone(),
         by: request.by.clone(),
     };
-    if in_plan {
-        record(store, site, request, "gateway", "requested", "").await?;
-    }
     let started = Instant::now();
     let answer = control::send(store.data_dir(), &ask).await;
     let took = started.elapsed();
     match answer {
-        Ok(Some(response)) if response.ok => {
-            let name = response.site.unwrap_or_else(|| site.to_string());
-            if !in_plan {
-                record(store, &name, request, "gateway", "requested", "").await?;
-            }
-            let detail = format!(
+        Ok(Some(response)) if response.ok => Ok(SwitchOutcome {
+            site: response.site.unwrap_or_else(|| site.to_string()),
+            backend: "gateway",
+            in_force: true,
+            detail: format!(
                 "in force on the running gateway (acknowledged in {} µs)",
                 took.as_micros()
-            );
-            record(store, &name, request, "gateway", "applied", &detail).await?;
-            Ok(SwitchOutcome {
-                site: name,
-                backend: "gateway",
-                in_force: true,
-                detail,
-            })
-        }
+            ),
+        }),
         Ok(Some(response)) => {
             let problem = response.error.unwrap_or_else(|| "refused".into());
             if !in_plan {
@@ -192,6 +183,7 @@ async fn gateway(
                 "recorded; no gateway is running on {} — it applies the switch when it starts",
                 store.data_dir().display()
             );
+            record(store, site, request, "gateway", "recorded", &detail).await?;
             Ok(SwitchOutcome {
                 site: site.to_string(),
                 backend: "gateway",
@@ -201,7 +193,9 @@ async fn gateway(
         }
         Ok(None) => Err(ContainmentError::UnknownSite(request.site.clone())),
         Err(error) => {
-            let detail = error.to_string();
+            // No answer: whether the gateway made the switch is unknown;
+            // `sitewarden gateway status` tells.
+            let detail = format!("{error} (check with `sitewarden gateway status`)");
             if in_plan {
                 record(store, site, request, "gateway", "failed", &detail).await?;
             }

@@ -344,13 +344,14 @@ async fn status(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!(
-        "requests {}  maintenance {}  blocked {}  rate-limited {}  shed {}  verified {}  tampered-replaced {}  in flight {}",
+        "requests {}  maintenance {}  blocked {}  rate-limited {}  shed {}  verified {}  origin checks {}  origin tampered {}  in flight {}",
         status.requests,
         status.maintenance,
         status.blocked,
         status.rate_limited,
         status.shed,
         status.verified,
+        status.origin_checks,
         status.tampered,
         status.in_flight
     );
