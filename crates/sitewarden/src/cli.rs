@@ -116,6 +116,11 @@ pub enum Command {
     },
     /// The gateway: run the reverse proxy, or steer a running one.
     Gateway(crate::commands::gateway::GatewayArgs),
+    /// Access logs: analyse them, or trace the requests around an incident.
+    Logs {
+        #[command(subcommand)]
+        command: crate::commands::logs::LogsCommand,
+    },
     /// Cut a site off from external service now (maintenance page, 503).
     Contain {
         /// The plan's site name or one of its host names.

@@ -122,6 +122,38 @@ impl Store {
         Ok(id)
     }
 
+    /// Attaches evidence gathered after the fact (a log timeline, a file a
+    /// person collected) to an incident: content first, then the chained
+    /// record and a timeline entry, in one transaction. Returns the record id.
+    pub async fn attach_evidence(
+        &self,
+        incident_id: i64,
+        input: &EvidenceInput,
+        actor: &str,
+        note: &str,
+    ) -> Result<i64> {
+        let digest = self.blobs.put(&input.content)?;
+        let mut tx = self.begin_write().await?;
+        let id = self
+            .register_evidence(&mut tx, Some(incident_id), None, input, &digest)
+            .await?;
+        crate::incidents::append_event(
+            &mut tx,
+            incident_id,
+            input.captured_at,
+            actor,
+            "evidence",
+            &serde_json::json!({
+                "evidence_ids": [id],
+                "kind": input.kind,
+                "note": note,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// The evidence of an incident, oldest first.
     pub async fn incident_evidence(&self, incident_id: i64) -> Result<Vec<EvidenceRecord>> {
         let rows = sqlx::query(

@@ -414,7 +414,7 @@ impl Store {
     }
 }
 
-async fn append_event(
+pub(crate) async fn append_event(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     incident_id: i64,
     at: i64,

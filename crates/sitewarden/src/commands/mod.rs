@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod guard;
 mod incident;
 mod init;
+pub mod logs;
 mod serve;
 mod status;
 
@@ -55,6 +56,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         },
         Command::Guard { command } => guard::run(command).await,
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Logs { command } => logs::run(command).await,
         Command::Contain {
             site,
             reason,
