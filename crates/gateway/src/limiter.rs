@@ -100,7 +100,7 @@ impl Limiter {
         if self.limits.rate_per_ip <= 0.0 {
             return RateVerdict::Pass;
         }
-        let ip = canonical(ip);
+        let ip = client_key(ip);
         let limits = &self.limits;
         self.with_client(ip, now, |client| {
             client.tokens = refilled(client, now, limits.rate_per_ip, limits.burst_per_ip);
@@ -117,7 +117,7 @@ impl Limiter {
             client.offences += 1;
             let ban = ban_length(limits, client.offences);
             RateVerdict::Ban(BlockEntry {
-                net: IpNet::from(ip),
+                net: client_net(ip),
                 until_ms: Some(now_ms + ban.as_millis() as i64),
                 reason: format!(
                     "more than {} requests/s (burst {}) — offence {}, banned for {}",
@@ -135,7 +135,7 @@ impl Limiter {
     /// Counts a new connection from `ip`; None when it is over its cap
     /// (the caller drops the connection).
     pub fn open_connection(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
-        let ip = canonical(ip);
+        let ip = client_key(ip);
         let cap = self.limits.connections_per_ip;
         let admitted = self.with_client(ip, Instant::now(), |client| {
             if cap > 0 && client.connections >= cap {
@@ -188,6 +188,26 @@ impl Limiter {
 fn refilled(client: &Client, now: Instant, rate: f64, burst: f64) -> f64 {
     let elapsed = now.saturating_duration_since(client.refilled).as_secs_f64();
     (client.tokens + elapsed * rate).min(burst)
+}
+
+/// The key a client is limited by: its IPv4 address, or its IPv6 /64 (a
+/// host usually holds a whole /64 and could otherwise rotate through it).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
+}
+
+/// The range a ban covers: the address (IPv4) or its /64 (IPv6).
+fn client_net(key: IpAddr) -> IpNet {
+    match key {
+        IpAddr::V6(v6) => IpNet::V6(ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix")),
+        v4 => IpNet::from(v4),
+    }
 }
 
 /// The ban for the `offences`-th offence: base × 2^(offences−1), capped.
@@ -294,6 +314,25 @@ mod tests {
         assert!(limiter.begin_request().is_none());
         drop(requests);
         assert_eq!(limiter.in_flight(), 0);
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_slash_64() {
+        let limiter = Limiter::new(limits());
+        let start = Instant::now();
+        let mut verdicts = Vec::new();
+        for host in 0..20u16 {
+            let ip: IpAddr = format!("2001:db8:1:2::{host:x}").parse().unwrap();
+            verdicts.push(limiter.check_rate(ip, start, 0));
+        }
+        let RateVerdict::Ban(ban) = verdicts.last().unwrap().clone() else {
+            panic!("rotating addresses in one /64 is one client: {verdicts:?}");
+        };
+        assert_eq!(ban.net.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_key("::ffff:203.0.113.9".parse().unwrap()),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -346,6 +346,41 @@ impl ShutdownSignalWatch for StopWatch {
     }
 }
 
+/// Refuses connections from blocked addresses as they are accepted, before
+/// a TLS handshake is spent on them.
+#[derive(Debug)]
+struct RefuseBlocked(Arc<Shared>);
+
+#[async_trait]
+impl pingora_core::listeners::ConnectionFilter for RefuseBlocked {
+    async fn should_accept(&self, addr: Option<&SocketAddr>) -> bool {
+        let Some(addr) = addr else {
+            return true;
+        };
+        let ip = crate::blocklist::canonical(addr.ip());
+        if self
+            .0
+            .trusted_proxies
+            .load()
+            .iter()
+            .any(|net| net.contains(&ip))
+        {
+            return true;
+        }
+        let blocked = matches!(
+            self.0.blocklist.check(ip, crate::now_ms()),
+            crate::blocklist::Verdict::Blocked(_)
+        );
+        if blocked {
+            self.0
+                .stats
+                .blocked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        !blocked
+    }
+}
+
 /// The app pingora calls for each connection: limits and wraps it, then
 /// hands it to the HTTP proxy.
 struct GatewayApp {
@@ -416,11 +451,13 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     options.h2c = true;
     options.h2_idle_timeout = Some(config.limits.keepalive_timeout);
     proxy.server_options = Some(options);
+    let shared_for_filter = shared.clone();
     let app = GatewayApp {
         proxy: Arc::new(proxy),
         shared,
     };
     let mut service = Service::new("sitewarden gateway".to_string(), app);
+    service.set_connection_filter(Arc::new(RefuseBlocked(shared_for_filter)));
     for addr in &config.listen {
         service.add_tcp(&addr.to_string());
     }
