@@ -4,19 +4,24 @@
 //! `$remote_addr - $remote_user [$time_local] "$request" $status
 //! $body_bytes_sent "$http_referer" "$http_user_agent"`
 //!
-//! Lines go through a bounded queue to one writer thread: a slow disk
-//! never stalls a request. When the queue is full a line is dropped and
-//! counted rather than blocking; the writer flushes whenever the queue runs
-//! dry, so a tailer sees each line within milliseconds.
+//! Lines are appended to a shared in-memory buffer that one writer thread
+//! empties to the file every 100 ms (like nginx's `buffer= flush=`): a
+//! slow disk never stalls a request, no request wakes a thread, and a
+//! tailer sees each line within a tenth of a second. When the buffer is
+//! full (the disk cannot keep up) lines are dropped and counted rather
+//! than blocking.
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-const QUEUE: usize = 65_536;
+/// How often the writer empties the buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Bytes the buffer may hold before lines are dropped.
+const MAX_PENDING: usize = 8 * 1024 * 1024;
 
 /// One request, as logged.
 #[derive(Debug, Clone)]
@@ -44,13 +49,19 @@ pub struct LogLine<'a> {
 /// The writer's handle: cheap to clone, shared by all workers.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    sender: SyncSender<Vec<u8>>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Pending>,
     path: PathBuf,
 }
 
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Mutex<Vec<u8>>,
+    dropped: AtomicU64,
+}
+
 impl AccessLog {
-    /// Opens (appending) `path` and starts its writer thread.
+    /// Opens (appending) `path` and starts its writer thread, which ends
+    /// (after a last write) when every handle is gone.
     pub fn open(path: &Path) -> std::io::Result<AccessLog> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
@@ -58,31 +69,32 @@ impl AccessLog {
             std::fs::create_dir_all(parent)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let (sender, receiver) = sync_channel(QUEUE);
-        let at = path.to_path_buf();
+        let shared = Arc::new(Pending::default());
+        let (at, writer) = (path.to_path_buf(), shared.clone());
         std::thread::Builder::new()
             .name("sitewarden-access-log".into())
-            .spawn(move || write_loop(&at, file, receiver))?;
+            .spawn(move || write_loop(&at, file, writer))?;
         Ok(AccessLog {
-            sender,
-            dropped: Arc::new(AtomicU64::new(0)),
+            shared,
             path: path.to_path_buf(),
         })
     }
 
-    /// Queues one line.
+    /// Appends one line to the buffer.
     pub fn log(&self, line: &LogLine<'_>) {
-        match self.sender.try_send(format_line(line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let line = format_line(line);
+        let mut pending = self.shared.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() + line.len() > MAX_PENDING {
+            drop(pending);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        pending.extend_from_slice(&line);
     }
 
     /// Lines dropped because the writer could not keep up.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// The file written to.
@@ -91,40 +103,38 @@ impl AccessLog {
     }
 }
 
-/// Writes lines as they come, flushing whenever the queue runs dry, and
-/// reopens the file when it was rotated away (renamed or deleted by
-/// logrotate): checked at most once a second, by device and inode.
-fn write_loop(path: &Path, file: std::fs::File, lines: Receiver<Vec<u8>>) {
+/// Empties the buffer into the file every [`FLUSH_EVERY`], and reopens the
+/// file when it was rotated away (renamed or deleted by logrotate): checked
+/// once a second, by device and inode.
+fn write_loop(path: &Path, file: std::fs::File, pending: Arc<Pending>) {
     use std::os::unix::fs::MetadataExt;
     let identity = |meta: std::fs::Metadata| (meta.dev(), meta.ino());
     let mut current = file.metadata().map(identity).ok();
-    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
     let mut checked = std::time::Instant::now();
     loop {
-        let line = match lines.recv_timeout(std::time::Duration::from_secs(1)) {
-            Ok(line) => Some(line),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        if checked.elapsed() >= std::time::Duration::from_secs(1) {
+        std::thread::sleep(FLUSH_EVERY);
+        let last = Arc::strong_count(&pending) == 1;
+        if checked.elapsed() >= Duration::from_secs(1) {
             checked = std::time::Instant::now();
             let on_disk = std::fs::metadata(path).map(identity).ok();
-            if on_disk != current {
+            if on_disk != current
+                && let Ok(file) = OpenOptions::new().create(true).append(true).open(path)
+            {
                 let _ = out.flush();
-                if let Ok(file) = OpenOptions::new().create(true).append(true).open(path) {
-                    current = file.metadata().map(identity).ok();
-                    out = BufWriter::with_capacity(64 * 1024, file);
-                }
+                current = file.metadata().map(identity).ok();
+                out = BufWriter::with_capacity(256 * 1024, file);
             }
         }
-        let Some(line) = line else { continue };
-        let _ = out.write_all(&line);
-        while let Ok(line) = lines.try_recv() {
-            let _ = out.write_all(&line);
+        let bytes = std::mem::take(&mut *pending.bytes.lock().unwrap_or_else(|e| e.into_inner()));
+        if !bytes.is_empty() {
+            let _ = out.write_all(&bytes);
+            let _ = out.flush();
         }
-        let _ = out.flush();
+        if last {
+            return;
+        }
     }
-    let _ = out.flush();
 }
 
 /// Formats one combined-format line (with its newline).
