@@ -1,7 +1,9 @@
 //! The guard's part of the data directory (`DATA/guard/`).
 //!
 //! ```text
-//! guard/vault/blake3/ab/cdef…          approved content, once per BLAKE3
+//! guard/vault/packs/<name>.pack, .idx  approved content, once per BLAKE3 (see `pack`)
+//! guard/vault/blake3/ab/cdef…          approved content stored one file each
+//!                                      (older data directories; still read)
 //! guard/quarantine/blake3/ab/cdef…     attackers' bytes, once per BLAKE3
 //! guard/quarantine/log.jsonl           one line per quarantined item
 //! guard/roots/<id>/root.json           the root's path and site
@@ -15,29 +17,51 @@
 //! `<id>` is the first 16 hex digits of the BLAKE3 of the root's canonical
 //! path. Every file is written temp → fsync → rename, so a crash leaves the
 //! old or the new file, never half of one; a manifest is written only after
-//! every vault file it names is on disk. This module does not decide what to
-//! restore; it only keeps the files.
+//! every vault content it names is on disk ([`VaultWriter::finish`]). This
+//! module does not decide what to restore; it only keeps the files.
 
 use crate::error::{GuardError, Result, io_at};
 use crate::manifest::Manifest;
+use crate::pack::{PackSet, PackWriter};
 use crate::relpath::RelPath;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The guard's data directory.
 #[derive(Debug, Clone)]
 pub struct GuardData {
     dir: PathBuf,
+    vault: Vault,
 }
 
-/// Content-addressed approved content.
+/// Content-addressed approved content. Clones share what has been read of
+/// the packs' indexes.
 #[derive(Debug, Clone)]
 pub struct Vault {
     dir: PathBuf,
+    packs: Arc<Mutex<PackSet>>,
+}
+
+/// Where one content is kept in the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultLocation {
+    /// Inside a pack.
+    Packed {
+        /// The pack file.
+        pack: PathBuf,
+        /// Where its bytes start.
+        offset: u64,
+        /// How many there are.
+        len: u64,
+    },
+    /// A file of its own (data directories written before packs).
+    Loose(PathBuf),
 }
 
 /// Content-addressed attackers' bytes and their log.
@@ -151,10 +175,14 @@ impl GuardData {
     /// Opens (creating) `DATA/guard`.
     pub fn open(data_dir: &Path) -> Result<GuardData> {
         let dir = data_dir.join("guard");
-        for sub in ["vault/blake3", "quarantine/blake3", "roots"] {
+        for sub in ["vault/packs", "quarantine/blake3", "roots"] {
             fs::create_dir_all(dir.join(sub)).map_err(io_at(dir.join(sub)))?;
         }
-        Ok(GuardData { dir })
+        let vault = Vault {
+            dir: dir.join("vault"),
+            packs: Arc::default(),
+        };
+        Ok(GuardData { dir, vault })
     }
 
     /// Where it is.
@@ -162,11 +190,9 @@ impl GuardData {
         &self.dir
     }
 
-    /// The vault.
+    /// The vault (sharing what this `GuardData` has read of it).
     pub fn vault(&self) -> Vault {
-        Vault {
-            dir: self.dir.join("vault"),
-        }
+        self.vault.clone()
     }
 
     /// The quarantine.
@@ -211,67 +237,244 @@ impl GuardData {
 }
 
 impl Vault {
-    /// Where the content with this hash lives.
-    pub fn path(&self, blake3: &str) -> Option<PathBuf> {
-        content_path(&self.dir, blake3)
-    }
-
     /// The vault directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Stores bytes under their BLAKE3 (already computed by the caller) unless
-    /// a file of that name and size is already there. Not fsynced one by one:
-    /// call [`Vault::sync`] before writing a manifest that names them.
-    pub fn put(&self, blake3: &str, bytes: &[u8]) -> Result<()> {
-        let path = self
-            .path(blake3)
-            .ok_or_else(|| GuardError::Verify(format!("{blake3:?} is not a BLAKE3 digest")))?;
-        if let Ok(meta) = fs::metadata(&path)
-            && meta.len() == bytes.len() as u64
-        {
-            return Ok(());
-        }
-        write_atomic(&path, bytes, false)
+    fn packs_dir(&self) -> PathBuf {
+        self.dir.join("packs")
     }
 
-    /// Makes every vault write so far durable (one `syncfs` instead of one
-    /// fsync per file).
-    pub fn sync(&self) -> Result<()> {
-        let dir = fs::File::open(&self.dir).map_err(io_at(&self.dir))?;
-        rustix::fs::syncfs(dir.as_fd()).map_err(|error| GuardError::Io {
-            path: self.dir.clone(),
-            source: error.into(),
-        })
+    fn pack_set(&self) -> std::sync::MutexGuard<'_, PackSet> {
+        self.packs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the indexes of packs written since this vault last looked
+    /// (by another process, or before this one started). `get` does it by
+    /// itself when a content is not found; a watcher calls it at start so
+    /// its first restore does not wait for it.
+    pub fn refresh(&self) -> Result<()> {
+        let dir = self.packs_dir();
+        self.pack_set().refresh(&dir).map_err(io_at(dir))
+    }
+
+    /// Where the content with this hash is kept, if it is.
+    pub fn locate(&self, blake3: &str) -> Option<VaultLocation> {
+        let hash = parse_blake3(blake3)?;
+        if let Some((pack, entry)) = self.find_packed(&hash) {
+            return Some(VaultLocation::Packed {
+                pack: pack.path.clone(),
+                offset: entry.offset,
+                len: entry.len,
+            });
+        }
+        let loose = content_path(&self.dir, blake3)?;
+        loose.exists().then_some(VaultLocation::Loose(loose))
+    }
+
+    fn find_packed(
+        &self,
+        hash: &[u8; 32],
+    ) -> Option<(Arc<crate::pack::Pack>, crate::pack::IndexEntry)> {
+        let mut set = self.pack_set();
+        if let Some(found) = set.find(hash) {
+            return Some(found);
+        }
+        // Perhaps in a pack written since: look again.
+        if let Err(error) = set.refresh(&self.packs_dir()) {
+            tracing::warn!("cannot list the vault's packs: {error}");
+        }
+        set.find(hash)
     }
 
     /// Reads content back, refusing it when its bytes no longer match its hash.
     pub fn get(&self, blake3: &str) -> Result<Vec<u8>> {
-        let path = self.path(blake3).ok_or_else(|| GuardError::MissingVault {
+        let missing = |path: PathBuf| GuardError::MissingVault {
             blake3: blake3.to_string(),
-            path: self.dir.clone(),
-        })?;
+            path,
+        };
+        let Some(hash) = parse_blake3(blake3) else {
+            return Err(missing(self.dir.clone()));
+        };
+        let mut refused = None;
+        if let Some((pack, entry)) = self.find_packed(&hash) {
+            match pack.read(&entry) {
+                Ok(bytes) if blake3::hash(&bytes).as_bytes() == &hash => return Ok(bytes),
+                Ok(bytes) => {
+                    refused = Some(GuardError::CorruptPack {
+                        blake3: blake3.to_string(),
+                        pack: pack.path.clone(),
+                        offset: entry.offset,
+                        actual: blake3_hex(&bytes),
+                    })
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    refused = Some(GuardError::CorruptPack {
+                        blake3: blake3.to_string(),
+                        pack: pack.path.clone(),
+                        offset: entry.offset,
+                        actual: "(the pack is cut short)".into(),
+                    })
+                }
+                Err(source) => {
+                    refused = Some(GuardError::Io {
+                        path: pack.path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        // A copy of its own (an older data directory), which may also
+        // stand in for a damaged packed copy.
+        let path = content_path(&self.dir, blake3).ok_or_else(|| missing(self.dir.clone()))?;
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(GuardError::MissingVault {
-                    blake3: blake3.to_string(),
-                    path,
-                });
+                return Err(refused.unwrap_or_else(|| missing(self.packs_dir())));
             }
-            Err(source) => return Err(GuardError::Io { path, source }),
+            Err(source) => return Err(refused.unwrap_or(GuardError::Io { path, source })),
         };
         let actual = blake3_hex(&bytes);
         if actual != blake3 {
-            return Err(GuardError::CorruptVault {
+            return Err(refused.unwrap_or(GuardError::CorruptVault {
                 blake3: blake3.to_string(),
                 path,
                 actual,
-            });
+            }));
         }
         Ok(bytes)
     }
+
+    /// Reads every stored content back and checks it against its BLAKE3:
+    /// every pack with an index (a pack left without one by a crash is not
+    /// part of the vault) and every file of its own. Returns the hashes that
+    /// verified, their total size, and one line per problem.
+    pub fn verify(&self) -> Result<(HashSet<String>, u64, Vec<String>)> {
+        self.refresh()?;
+        let (packs, unreadable) = {
+            let set = self.pack_set();
+            (set.packs().to_vec(), set.unreadable().to_vec())
+        };
+        let mut problems: Vec<String> = unreadable
+            .iter()
+            .map(|(path, error)| format!("{}: {error}", path.display()))
+            .collect();
+        let (mut verified, mut bytes) = (HashSet::new(), 0);
+        for pack in packs {
+            match pack.verify() {
+                Ok((good, size, found)) => {
+                    verified.extend(good);
+                    bytes += size;
+                    problems.extend(found);
+                }
+                Err(error) => problems.push(format!("{}: {error}", pack.path.display())),
+            }
+        }
+        for hash in self.loose_hashes() {
+            let hex = blake3::Hash::from_bytes(hash).to_hex().to_string();
+            let path = content_path(&self.dir, &hex).expect("a hex digest");
+            match fs::read(&path) {
+                Ok(content) if blake3::hash(&content).as_bytes() == &hash => {
+                    bytes += content.len() as u64;
+                    verified.insert(hex);
+                }
+                Ok(content) => problems.push(format!(
+                    "{hex} ({}): its bytes hash to {}",
+                    path.display(),
+                    blake3_hex(&content)
+                )),
+                Err(error) => problems.push(format!("{hex} ({}): {error}", path.display())),
+            }
+        }
+        Ok((verified, bytes, problems))
+    }
+
+    /// Starts adding content (one approval, export import): see
+    /// [`VaultWriter`].
+    pub(crate) fn writer(&self) -> Result<VaultWriter> {
+        self.refresh()?;
+        let packs_dir = self.packs_dir();
+        let pack = PackWriter::create(&packs_dir).map_err(io_at(&packs_dir))?;
+        Ok(VaultWriter {
+            vault: self.clone(),
+            loose: self.loose_hashes(),
+            pack,
+        })
+    }
+
+    /// The hashes stored as files of their own (older data directories),
+    /// read once per approval instead of one `stat` per file.
+    fn loose_hashes(&self) -> HashSet<[u8; 32]> {
+        let mut hashes = HashSet::new();
+        let Ok(prefixes) = fs::read_dir(self.dir.join("blake3")) else {
+            return hashes;
+        };
+        for prefix in prefixes.filter_map(|entry| entry.ok()) {
+            let prefix_name = prefix.file_name().to_string_lossy().into_owned();
+            let Ok(files) = fs::read_dir(prefix.path()) else {
+                continue;
+            };
+            for file in files.filter_map(|entry| entry.ok()) {
+                let name = format!("{prefix_name}{}", file.file_name().to_string_lossy());
+                if let Some(hash) = parse_blake3(&name) {
+                    hashes.insert(hash);
+                }
+            }
+        }
+        hashes
+    }
+}
+
+/// Adds content to the vault for one approval, from several threads at
+/// once: content already in the vault is skipped with an in-memory lookup,
+/// new content is appended to one new pack. Nothing is visible, and no
+/// manifest may name it, until [`VaultWriter::finish`] has made it durable;
+/// dropped unfinished, it leaves nothing behind.
+pub(crate) struct VaultWriter {
+    vault: Vault,
+    loose: HashSet<[u8; 32]>,
+    pack: PackWriter,
+}
+
+impl VaultWriter {
+    /// Whether the vault already holds this content.
+    pub fn contains(&self, hash: &[u8; 32]) -> bool {
+        self.loose.contains(hash) || self.vault.pack_set().find(hash).is_some()
+    }
+
+    /// Stores `bytes` under their BLAKE3 `hash` (computed by the caller)
+    /// unless the vault has them.
+    pub fn add(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<()> {
+        if self.contains(hash) {
+            return Ok(());
+        }
+        self.pack
+            .add(hash, bytes)
+            .map_err(io_at(self.vault.packs_dir()))
+    }
+
+    /// Makes everything added durable and visible to this process's vault.
+    /// Only after this returns may a manifest naming the content be written.
+    pub fn finish(self) -> Result<()> {
+        let dir = self.vault.packs_dir();
+        if let Some(finished) = self.pack.finish().map_err(io_at(&dir))? {
+            PackWriter::publish(&self.vault.packs, finished);
+        }
+        Ok(())
+    }
+}
+
+/// A BLAKE3 digest written as 64 hex digits.
+fn parse_blake3(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    blake3::Hash::from_hex(text)
+        .ok()
+        .map(|hash| *hash.as_bytes())
 }
 
 impl Quarantine {
@@ -497,5 +700,68 @@ impl RootData {
                 source: error.into(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loose(data: &GuardData, bytes: &[u8]) -> PathBuf {
+        let path = content_path(data.vault().dir(), &blake3_hex(bytes)).unwrap();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn content_stored_in_files_of_their_own_is_still_read_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = GuardData::open(tmp.path()).unwrap();
+        let path = loose(&data, b"from an older data directory");
+        let hash = blake3_hex(b"from an older data directory");
+        assert_eq!(
+            data.vault().get(&hash).unwrap(),
+            b"from an older data directory"
+        );
+        assert_eq!(
+            data.vault().locate(&hash),
+            Some(VaultLocation::Loose(path.clone()))
+        );
+        fs::write(&path, b"bit rot").unwrap();
+        let error = data.vault().get(&hash).unwrap_err().to_string();
+        assert!(error.contains("is corrupt"), "{error}");
+    }
+
+    #[test]
+    fn a_writer_skips_what_the_vault_has_and_packs_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = GuardData::open(tmp.path()).unwrap();
+        loose(&data, b"old");
+        let vault = data.vault();
+        let writer = vault.writer().unwrap();
+        for bytes in [&b"old"[..], b"new", b"new"] {
+            writer.add(blake3::hash(bytes).as_bytes(), bytes).unwrap();
+        }
+        assert!(
+            vault.locate(&blake3_hex(b"new")).is_none(),
+            "not visible before finish"
+        );
+        writer.finish().unwrap();
+        assert!(matches!(
+            vault.locate(&blake3_hex(b"old")),
+            Some(VaultLocation::Loose(_))
+        ));
+        assert!(matches!(
+            vault.locate(&blake3_hex(b"new")),
+            Some(VaultLocation::Packed { len: 3, .. })
+        ));
+        // Another process's view (a fresh GuardData) finds it too.
+        let other = GuardData::open(tmp.path()).unwrap();
+        assert_eq!(other.vault().get(&blake3_hex(b"new")).unwrap(), b"new");
+        assert!(matches!(
+            other.vault().get(&blake3_hex(b"missing")),
+            Err(GuardError::MissingVault { .. })
+        ));
     }
 }

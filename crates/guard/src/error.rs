@@ -26,6 +26,21 @@ pub enum GuardError {
         /// What its content hashes to now.
         actual: String,
     },
+    /// Packed vault content whose bytes no longer match its hash (or that
+    /// the pack no longer holds whole); it must not be restored from.
+    #[error(
+        "vault content {blake3} in {pack} at offset {offset} is corrupt: its bytes hash to {actual}; refusing to restore from it"
+    )]
+    CorruptPack {
+        /// The hash it is stored under.
+        blake3: String,
+        /// The pack file.
+        pack: PathBuf,
+        /// Where its bytes start in the pack.
+        offset: u64,
+        /// What its bytes hash to now.
+        actual: String,
+    },
     /// A manifest names content that is not in the vault.
     #[error("vault file {blake3} is missing ({path})")]
     MissingVault {

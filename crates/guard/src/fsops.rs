@@ -5,10 +5,11 @@
 //! `O_NOFOLLOW`, so a symlink planted anywhere in the root (to `/etc`, to
 //! another site) is treated as the link it is and never as what it points
 //! to, and nothing is ever written outside the root. Writes that replace a
-//! file go to a temporary file in the same directory, written whole and
-//! then renamed over the target, so a reader (or a full disk) never sees a
-//! half-written page; the caller fsyncs the file after the rename, off the
-//! repair path (see [`write_file_atomic`]).
+//! file go to a file with no name yet (`O_TMPFILE`) in the same directory,
+//! written whole and then renamed over the target, so a reader never sees
+//! a half-written page and a full disk or a kill mid-write leaves nothing
+//! behind; the caller fsyncs the file after the rename, off the repair path
+//! (see [`write_file_atomic`]).
 //!
 //! This module knows nothing of manifests or policy beyond turning a
 //! `stat` into an [`Entry`].
@@ -185,6 +186,63 @@ pub fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
     Ok(names)
 }
 
+/// The names in a directory with the kind the listing gives
+/// ([`FileType::Unknown`] where the file system does not say), without `.`
+/// and `..`. The kind may be stale by the time it is used: callers open
+/// with `O_NOFOLLOW` and check what they opened.
+pub fn list_dir_typed(dir: BorrowedFd<'_>) -> io::Result<Vec<(Vec<u8>, FileType)>> {
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir).map_err(errno)? {
+        let entry = entry.map_err(errno)?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push((name.to_vec(), entry.file_type()));
+        }
+    }
+    Ok(names)
+}
+
+/// Reads the regular file `name` inside `dir` into `buffer` (replacing its
+/// content, keeping its allocation), as [`read_file_at`] does; returns the
+/// stat of what was read, `None` when it vanished or is not a regular file.
+pub fn read_file_into(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    buffer: &mut Vec<u8>,
+) -> io::Result<Option<Stat>> {
+    let fd = match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) | Err(Errno::LOOP) | Err(Errno::NOTDIR) | Err(Errno::NXIO) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(errno(error)),
+    };
+    let stat = fstat(fd.as_fd())?;
+    if file_type(&stat) != FileType::RegularFile {
+        return Ok(None);
+    }
+    buffer.clear();
+    // One byte more than the size, so the read that finds the end does not
+    // have to grow the buffer. Read by hand: `File::read_to_end` asks for
+    // the size again (`statx`, `lseek`) on every file.
+    buffer.reserve(stat.st_size.max(0) as usize + 1);
+    loop {
+        if buffer.len() == buffer.capacity() {
+            buffer.reserve(buffer.capacity().max(8192));
+        }
+        match rustix::io::read(fd.as_fd(), rustix::buffer::spare_capacity(buffer)) {
+            Ok(0) => return Ok(Some(stat)),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(error) => return Err(errno(error)),
+        }
+    }
+}
+
 fn temp_name() -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut name = TEMP_PREFIX.to_vec();
@@ -221,9 +279,18 @@ fn apply_owner_and_mode(fd: BorrowedFd<'_>, entry: &Entry) -> io::Result<()> {
 }
 
 /// Writes `bytes` as `name` inside `dir` with the entry's mode and owner:
-/// temp file, complete write, rename over; returns the file, renamed in
-/// place but not yet fsynced. On any failure the temp file is removed and
-/// the old `name` is left as it was.
+/// complete write to a file with no name yet, then renamed over; returns
+/// the file, renamed in place but not yet fsynced. On any failure (a full
+/// disk, a file size limit, an I/O error) nothing is left behind and the
+/// old `name` is as it was.
+///
+/// The file is made with `O_TMPFILE`, so while it is being written it has
+/// no name at all: a crash or `SIGKILL` mid-write leaves nothing in the
+/// root. Once whole it gets a temporary name (`linkat`, which cannot
+/// replace a name) and is renamed over `name`; only a kill in the
+/// microseconds between those two calls can leave a temporary file, which
+/// the next check removes. File systems without `O_TMPFILE` get a named
+/// temporary file from the start, removed on any error.
 ///
 /// The caller makes the file durable (`sync_all`), off the repair path:
 /// a reader sees the whole new page the moment it is renamed in, and an
@@ -234,6 +301,60 @@ fn apply_owner_and_mode(fd: BorrowedFd<'_>, entry: &Entry) -> io::Result<()> {
 /// can at worst leave a page that the start-up check repairs from the
 /// vault, which is fsynced.
 pub fn write_file_atomic(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    bytes: &[u8],
+    entry: &Entry,
+) -> io::Result<std::fs::File> {
+    let unnamed = match rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => fd,
+        // No O_TMPFILE on this file system (or kernel).
+        Err(Errno::OPNOTSUPP) | Err(Errno::ISDIR) | Err(Errno::INVAL) | Err(Errno::NOENT) => {
+            return write_file_named(dir, name, bytes, entry);
+        }
+        Err(error) => return Err(errno(error)),
+    };
+    let mut file = std::fs::File::from(unnamed);
+    io::Write::write_all(&mut file, bytes)?;
+    apply_owner_and_mode(file.as_fd(), entry)?;
+    let temp = temp_name();
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (root has it); otherwise the
+    // file is linked through its /proc/self/fd entry.
+    let linked = rustix::fs::linkat(file.as_fd(), c"", dir, temp.as_slice(), AtFlags::EMPTY_PATH)
+        .or_else(|_| {
+            let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&file));
+            rustix::fs::linkat(
+                rustix::fs::CWD,
+                proc_path.as_str(),
+                dir,
+                temp.as_slice(),
+                AtFlags::SYMLINK_FOLLOW,
+            )
+        });
+    match linked {
+        Ok(()) => {}
+        // Cannot be given a name here (no /proc, say): write it again the
+        // plain way. Rare, and still never half-written.
+        Err(Errno::NOENT) | Err(Errno::PERM) | Err(Errno::ACCESS) => {
+            return write_file_named(dir, name, bytes, entry);
+        }
+        Err(error) => return Err(errno(error)),
+    }
+    if let Err(error) = rustix::fs::renameat(dir, temp.as_slice(), dir, name) {
+        let _ = rustix::fs::unlinkat(dir, temp.as_slice(), AtFlags::empty());
+        return Err(errno(error));
+    }
+    Ok(file)
+}
+
+/// [`write_file_atomic`] with a named temporary file, for file systems
+/// without `O_TMPFILE`: removed on any failure.
+fn write_file_named(
     dir: BorrowedFd<'_>,
     name: &[u8],
     bytes: &[u8],
@@ -350,9 +471,4 @@ pub fn remove_dir_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(error) => Err(errno(error)),
     }
-}
-
-/// True when an error means the disk (or quota) is full.
-pub fn is_disk_full(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(code) if code == Errno::NOSPC.raw_os_error() || code == Errno::DQUOT.raw_os_error())
 }

@@ -174,16 +174,23 @@ fn run(receiver: mpsc::Receiver<Watched>, quarantine: Quarantine) {
 }
 
 /// Reads the old inode from the start; quarantines the bytes when they are
-/// not what was captured first.
+/// not what was captured first. Either way the slot is finished, so whoever
+/// waits for it (the signal raiser) goes on at once.
 fn capture(mut watched: Watched, quarantine: &Quarantine) {
     let mut bytes = Vec::new();
     if watched.file.seek(SeekFrom::Start(0)).is_err()
         || watched.file.read_to_end(&mut bytes).is_err()
     {
+        watched.slot.finish(None);
         return;
     }
     let blake3 = blake3_hex(&bytes);
     if blake3 == watched.first.blake3 {
+        // Regression: the slot was left unfinished here, so every repair
+        // whose file was not written again made its signal wait the whole
+        // LATE_CAPTURE_WAIT (1.5 s): a thousand repairs took 25 minutes
+        // to record, and a graceful stop waited for all of them.
+        watched.slot.finish(None);
         return;
     }
     let record = QuarantineRecord {
@@ -200,4 +207,75 @@ fn capture(mut watched: Watched, quarantine: &Quarantine) {
         tracing::warn!("cannot quarantine late writes to {}: {error}", record.path);
     }
     watched.slot.finish(Some(bytes));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relpath::RelPath;
+    use std::io::Write;
+
+    fn watched(dir: &std::path::Path, first: &[u8]) -> (Watched, Arc<LateSlot>, File) {
+        let path = dir.join("page.html");
+        std::fs::write(&path, first).unwrap();
+        let slot = Arc::new(LateSlot::default());
+        let record = QuarantineRecord {
+            at_ms: 0,
+            root: dir.to_path_buf(),
+            path: RelPath::parse("page.html").unwrap(),
+            kind: "file".into(),
+            blake3: blake3_hex(first),
+            size: first.len() as u64,
+            reason: "modified".into(),
+        };
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (
+            Watched {
+                file: File::open(&path).unwrap(),
+                first: record,
+                slot: slot.clone(),
+            },
+            slot,
+            writer,
+        )
+    }
+
+    /// Regression: an unchanged file's slot must finish soon after it
+    /// settles, not make the signal raiser wait the whole LATE_CAPTURE_WAIT.
+    #[test]
+    fn a_file_not_written_again_finishes_its_slot_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let quarantine = crate::data::GuardData::open(tmp.path())
+            .unwrap()
+            .quarantine();
+        let late = LateCapture::new(quarantine);
+        let (item, slot, _writer) = watched(tmp.path(), b"defaced");
+        let started = Instant::now();
+        late.watch(item);
+        assert_eq!(slot.wait(LATE_CAPTURE_WAIT), None);
+        assert!(
+            started.elapsed() < GIVE_UP,
+            "finished after {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn bytes_written_after_the_capture_are_captured() {
+        let tmp = tempfile::tempdir().unwrap();
+        let quarantine = crate::data::GuardData::open(tmp.path())
+            .unwrap()
+            .quarantine();
+        let late = LateCapture::new(quarantine.clone());
+        let (item, slot, mut writer) = watched(tmp.path(), b"");
+        late.watch(item);
+        writer.write_all(b"<?php eval($_POST[1]); ?>").unwrap();
+        let bytes = slot.wait(LATE_CAPTURE_WAIT).expect("late bytes");
+        assert_eq!(bytes.as_slice(), b"<?php eval($_POST[1]); ?>");
+        let kept = quarantine.path(&blake3_hex(&bytes)).unwrap();
+        assert_eq!(std::fs::read(kept).unwrap(), bytes.as_slice());
+    }
 }

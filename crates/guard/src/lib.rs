@@ -5,7 +5,8 @@
 //! attacker left in a quarantine as evidence.
 //!
 //! Modules, each with one job: `relpath` (paths as bytes), `manifest`
-//! (versions and their diff, pure), `policy` (what to do about one path,
+//! (versions and their diff, pure), `pack` (the vault's content packed
+//! into a few files), `policy` (what to do about one path,
 //! pure), `fsops` (openat-style file operations that never follow a
 //! symlink), `data` (the guard's files in the data directory), `scan`
 //! (reading a whole tree), `repair` (bringing a tree back to its version),
@@ -13,7 +14,7 @@
 //! `report` (repairs → signals and evidence), `service` (a watcher and the
 //! task that raises its repairs in the store, for `guard watch` and
 //! `serve`), `publish` (baseline,
-//! publish, maintenance windows, rollback, export and import).
+//! publish, maintenance windows, rollback, export, import and verify).
 //!
 //! The guard does not decide incidents: each repair becomes a
 //! [`sitewarden_incident::Signal`] that the store folds into the site's
@@ -25,6 +26,7 @@ mod error;
 mod fsops;
 mod late;
 mod manifest;
+mod pack;
 mod policy;
 mod publish;
 mod relpath;
@@ -35,13 +37,15 @@ mod service;
 mod watch;
 
 pub use data::{
-    GuardData, Quarantine, QuarantineRecord, RootData, RootInfo, Vault, Window, blake3_hex, now_ms,
+    GuardData, Quarantine, QuarantineRecord, RootData, RootInfo, Vault, VaultLocation, Window,
+    blake3_hex, now_ms,
 };
 pub use error::{GuardError, Result};
 pub use manifest::{Change, Entry, EntryKind, Manifest, diff};
 pub use policy::{Decision, Policy, SCRIPT_EXTENSIONS, Tamper, decide, is_script};
 pub use publish::{
-    Applied, Approval, ApproveOptions, CopyReport, approve, export, import, open_window, rollback,
+    Applied, Approval, ApproveOptions, CopyReport, Verification, approve, export, import,
+    open_window, rollback, verify,
 };
 pub use relpath::{RelPath, RelPathError};
 pub use repair::{Action, Approved, Quarantined, Repair, Repairer};

@@ -8,7 +8,8 @@
 //! version and acknowledges it in `applied`, which these functions wait for;
 //! if none runs, they bring the tree over themselves under the root's lock.
 //! Export and import copy manifests and the vault content they name, and
-//! verify every copied file by its BLAKE3 before reporting success.
+//! verify every copied file by its BLAKE3 before reporting success;
+//! [`verify`] reads the whole data directory back the same way.
 
 use crate::data::{GuardData, RootData, RootInfo, Window, blake3_hex, now_ms, write_atomic};
 use crate::error::{GuardError, Result, io_at};
@@ -142,8 +143,14 @@ pub fn approve(
     })?;
     let (files, bytes) = manifest.file_totals();
     let entries = manifest.entries.len();
+    let saving = Instant::now();
     let version = root_data.save_new(&mut manifest)?;
     root_data.set_current(version)?;
+    tracing::debug!(
+        version,
+        "manifest written and made current in {:.3} s",
+        saving.elapsed().as_secs_f64()
+    );
     root_data.clear_window()?;
     let applied = if options.from.is_some() {
         Some(apply(data, &root_data, &canonical, version)?)
@@ -244,55 +251,22 @@ pub struct CopyReport {
     pub bytes: u64,
 }
 
-fn copy_verified(from: &Path, to: &Path, blake3: &str) -> Result<u64> {
-    if let Ok(existing) = fs::read(to)
-        && blake3_hex(&existing) == blake3
-    {
-        return Ok(existing.len() as u64);
-    }
-    let bytes = fs::read(from).map_err(io_at(from))?;
-    if blake3_hex(&bytes) != blake3 {
-        return Err(GuardError::CorruptVault {
-            blake3: blake3.to_string(),
-            path: from.to_path_buf(),
-            actual: blake3_hex(&bytes),
-        });
-    }
-    write_atomic(to, &bytes, true)?;
-    let check = fs::read(to).map_err(io_at(to))?;
-    if blake3_hex(&check) != blake3 {
-        return Err(GuardError::Verify(format!(
-            "{} does not read back as {blake3}",
-            to.display()
-        )));
-    }
-    Ok(bytes.len() as u64)
-}
+/// The manifests of one root in a guard directory (`DATA/guard` or an
+/// export): file name, bytes as stored, and what they say.
+type StoredManifests = Vec<(std::ffi::OsString, Vec<u8>, Manifest)>;
 
-fn content_path(base: &Path, blake3: &str) -> PathBuf {
-    base.join("vault/blake3")
-        .join(&blake3[..2])
-        .join(&blake3[2..])
-}
-
-/// Copies every root's manifests and the vault content they name from one
-/// guard directory (`DATA/guard` or an export) to another, verifying each
-/// file by hash. Manifests already at the destination must be identical.
-fn copy_guard_tree(from: &Path, to: &Path) -> Result<CopyReport> {
-    let mut report = CopyReport::default();
-    let roots_dir = from.join("roots");
-    let entries = fs::read_dir(&roots_dir).map_err(io_at(&roots_dir))?;
-    for entry in entries {
+/// Every root directory of a guard directory with its manifests.
+fn stored_manifests(guard_dir: &Path) -> Result<Vec<(std::ffi::OsString, StoredManifests)>> {
+    let roots_dir = guard_dir.join("roots");
+    let mut roots = Vec::new();
+    for entry in fs::read_dir(&roots_dir).map_err(io_at(&roots_dir))? {
         let entry = entry.map_err(io_at(&roots_dir))?;
-        let id = entry.file_name();
-        let source = entry.path();
-        let target = to.join("roots").join(&id);
-        let manifests_dir = source.join("manifests");
-        let Ok(manifests) = fs::read_dir(&manifests_dir) else {
+        let manifests_dir = entry.path().join("manifests");
+        let Ok(listing) = fs::read_dir(&manifests_dir) else {
             continue;
         };
-        report.roots += 1;
-        for manifest_entry in manifests {
+        let mut manifests = Vec::new();
+        for manifest_entry in listing {
             let manifest_entry = manifest_entry.map_err(io_at(&manifests_dir))?;
             let path = manifest_entry.path();
             if path.extension().is_none_or(|ext| ext != "json") {
@@ -304,50 +278,126 @@ fn copy_guard_tree(from: &Path, to: &Path) -> Result<CopyReport> {
                     path: path.clone(),
                     source,
                 })?;
-            let hashes: BTreeSet<String> = manifest
-                .entries
-                .values()
-                .filter_map(|e| match &e.kind {
-                    EntryKind::File { blake3, .. } if blake3.len() == 64 => Some(blake3.clone()),
-                    _ => None,
-                })
-                .collect();
-            // Content before the manifest that names it.
-            for hash in &hashes {
-                report.bytes +=
-                    copy_verified(&content_path(from, hash), &content_path(to, hash), hash)?;
-                report.vault_files += 1;
-            }
-            let destination = target.join("manifests").join(manifest_entry.file_name());
-            match fs::read(&destination) {
-                Ok(existing) if existing == bytes => {}
-                Ok(_) => {
-                    return Err(GuardError::Verify(format!(
-                        "{} already exists with different content; refusing to overwrite a version",
-                        destination.display()
-                    )));
-                }
-                Err(_) => write_atomic(&destination, &bytes, true)?,
-            }
-            report.manifests += 1;
+            manifests.push((manifest_entry.file_name(), bytes, manifest));
         }
-        for name in ["root.json", "current"] {
-            let source_file = source.join(name);
-            let target_file = target.join(name);
-            if source_file.exists() && !target_file.exists() {
-                let bytes = fs::read(&source_file).map_err(io_at(&source_file))?;
-                write_atomic(&target_file, &bytes, true)?;
+        manifests.sort_by(|a, b| a.0.cmp(&b.0));
+        roots.push((entry.file_name(), manifests));
+    }
+    Ok(roots)
+}
+
+/// The distinct content hashes a manifest names.
+fn content_hashes(manifest: &Manifest) -> BTreeSet<String> {
+    manifest
+        .entries
+        .values()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { blake3, .. } => Some(blake3.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where an export keeps one content: a file of its own, so an export can
+/// be read (and checked) with nothing but `b3sum`.
+fn exported_path(base: &Path, blake3: &str) -> Result<PathBuf> {
+    if blake3.len() != 64 || !blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(GuardError::Verify(format!(
+            "{blake3:?} is not a BLAKE3 digest"
+        )));
+    }
+    Ok(base
+        .join("vault/blake3")
+        .join(&blake3[..2])
+        .join(&blake3[2..]))
+}
+
+/// Writes the manifests of one root (after their content is durable) and
+/// its `root.json` and `current` when the destination has none. A version
+/// already at the destination must be identical.
+fn write_manifests(from_root: &Path, to_root: &Path, manifests: &StoredManifests) -> Result<usize> {
+    for (name, bytes, _) in manifests {
+        let destination = to_root.join("manifests").join(name);
+        match fs::read(&destination) {
+            Ok(existing) if &existing == bytes => {}
+            Ok(_) => {
+                return Err(GuardError::Verify(format!(
+                    "{} already exists with different content; refusing to overwrite a version",
+                    destination.display()
+                )));
             }
+            Err(_) => write_atomic(&destination, bytes, true)?,
         }
     }
-    Ok(report)
+    for name in ["root.json", "current"] {
+        let source_file = from_root.join(name);
+        let target_file = to_root.join(name);
+        if source_file.exists() && !target_file.exists() {
+            let bytes = fs::read(&source_file).map_err(io_at(&source_file))?;
+            write_atomic(&target_file, &bytes, true)?;
+        }
+    }
+    Ok(manifests.len())
+}
+
+/// Makes every file written so far on the file system holding `dir`
+/// durable (one `syncfs` rather than one fsync per content file).
+fn sync_file_system(dir: &Path) -> Result<()> {
+    let handle = fs::File::open(dir).map_err(io_at(dir))?;
+    rustix::fs::syncfs(&handle).map_err(|error| GuardError::Io {
+        path: dir.to_path_buf(),
+        source: error.into(),
+    })
 }
 
 /// Copies every version and its content to `to` (a backup disk, another
-/// server's mount) and verifies the copy.
+/// server's mount) and verifies the copy: each content is read from the
+/// vault (which checks its BLAKE3), written as a file of its own, read
+/// back and checked again. Content is made durable before the manifests
+/// that name it are written.
 pub fn export(data: &GuardData, to: &Path) -> Result<CopyReport> {
     fs::create_dir_all(to).map_err(io_at(to))?;
-    let report = copy_guard_tree(data.dir(), to)?;
+    let vault = data.vault();
+    let mut report = CopyReport::default();
+    for (id, manifests) in stored_manifests(data.dir())? {
+        report.roots += 1;
+        let mut sizes: std::collections::HashMap<String, u64> = Default::default();
+        for (_, _, manifest) in &manifests {
+            for hash in content_hashes(manifest) {
+                let size = match sizes.get(&hash) {
+                    Some(size) => *size,
+                    None => {
+                        let target = exported_path(to, &hash)?;
+                        let size = match fs::read(&target) {
+                            Ok(existing) if blake3_hex(&existing) == hash => existing.len() as u64,
+                            _ => {
+                                let bytes = vault.get(&hash)?;
+                                write_atomic(&target, &bytes, false)?;
+                                let check = fs::read(&target).map_err(io_at(&target))?;
+                                if blake3_hex(&check) != hash {
+                                    return Err(GuardError::Verify(format!(
+                                        "{} does not read back as {hash}",
+                                        target.display()
+                                    )));
+                                }
+                                bytes.len() as u64
+                            }
+                        };
+                        sizes.insert(hash, size);
+                        size
+                    }
+                };
+                report.vault_files += 1;
+                report.bytes += size;
+            }
+        }
+        sync_file_system(to)?;
+        report.manifests += write_manifests(
+            &data.dir().join("roots").join(&id),
+            &to.join("roots").join(&id),
+            &manifests,
+        )?;
+    }
     let summary = serde_json::json!({
         "format": 1,
         "exported_at_ms": now_ms(),
@@ -364,8 +414,10 @@ pub fn export(data: &GuardData, to: &Path) -> Result<CopyReport> {
     Ok(report)
 }
 
-/// Copies an export back into the data directory, verifying every file.
-/// A root with no current version gets the export's.
+/// Copies an export back into the data directory, verifying every file:
+/// content the vault lacks is checked against its BLAKE3 and packed (made
+/// durable) before the manifests naming it are written. A root with no
+/// current version gets the export's.
 pub fn import(data: &GuardData, from: &Path) -> Result<CopyReport> {
     if !from.join("roots").is_dir() {
         return Err(GuardError::Verify(format!(
@@ -373,5 +425,143 @@ pub fn import(data: &GuardData, from: &Path) -> Result<CopyReport> {
             from.display()
         )));
     }
-    copy_guard_tree(from, data.dir())
+    let vault = data.vault();
+    let mut report = CopyReport::default();
+    for (id, manifests) in stored_manifests(from)? {
+        report.roots += 1;
+        let writer = vault.writer()?;
+        let mut sizes: std::collections::HashMap<String, u64> = Default::default();
+        for (_, _, manifest) in &manifests {
+            for hash in content_hashes(manifest) {
+                let size = match sizes.get(&hash) {
+                    Some(size) => *size,
+                    None => {
+                        let size = match vault.get(&hash) {
+                            Ok(bytes) => bytes.len() as u64,
+                            Err(_) => {
+                                let source = exported_path(from, &hash)?;
+                                let bytes = fs::read(&source).map_err(io_at(&source))?;
+                                let actual = blake3::hash(&bytes);
+                                if actual.to_hex().as_str() != hash {
+                                    return Err(GuardError::CorruptVault {
+                                        blake3: hash,
+                                        path: source,
+                                        actual: actual.to_hex().to_string(),
+                                    });
+                                }
+                                writer.add(actual.as_bytes(), &bytes)?;
+                                bytes.len() as u64
+                            }
+                        };
+                        sizes.insert(hash, size);
+                        size
+                    }
+                };
+                report.vault_files += 1;
+                report.bytes += size;
+            }
+        }
+        writer.finish()?;
+        report.manifests += write_manifests(
+            &from.join("roots").join(&id),
+            &data.dir().join("roots").join(&id),
+            &manifests,
+        )?;
+    }
+    Ok(report)
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Contents in the vault that verified.
+    pub contents: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Roots with versions.
+    pub roots: usize,
+    /// Versions (manifests) checked.
+    pub versions: usize,
+    /// Everything wrong, one line each; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+/// Checks the guard's data as a whole, reading everything back: every
+/// content in the vault against its BLAKE3; every version of every root
+/// parses, is numbered as its file, and names only content that verified;
+/// every `current` names an existing version. This is what must hold after
+/// a crash at any moment (see `scan`, `pack`, `data`).
+pub fn verify(data: &GuardData) -> Result<Verification> {
+    let (verified, bytes, mut problems) = data.vault().verify()?;
+    let mut report = Verification {
+        contents: verified.len(),
+        bytes,
+        ..Default::default()
+    };
+    let roots_dir = data.dir().join("roots");
+    for entry in fs::read_dir(&roots_dir).map_err(io_at(&roots_dir))? {
+        let root_dir = entry.map_err(io_at(&roots_dir))?.path();
+        let mut versions = BTreeSet::new();
+        if let Ok(listing) = fs::read_dir(root_dir.join("manifests")) {
+            for manifest_entry in listing.filter_map(|entry| entry.ok()) {
+                let path = manifest_entry.path();
+                let Some(number) = path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .and_then(|name| name.strip_suffix(".json"))
+                    .and_then(|number| number.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                report.versions += 1;
+                let manifest: Manifest = match fs::read(&path)
+                    .map_err(|error| error.to_string())
+                    .and_then(|bytes| {
+                        serde_json::from_slice(&bytes).map_err(|error| error.to_string())
+                    }) {
+                    Ok(manifest) => manifest,
+                    Err(error) => {
+                        problems.push(format!("{}: {error}", path.display()));
+                        continue;
+                    }
+                };
+                versions.insert(number);
+                if manifest.version != number {
+                    problems.push(format!(
+                        "{} says it is version {}",
+                        path.display(),
+                        manifest.version
+                    ));
+                }
+                for (file, entry) in &manifest.entries {
+                    if let Some(hash) = entry.kind.blake3()
+                        && !verified.contains(hash)
+                    {
+                        problems.push(format!(
+                            "{}: {file} names content {hash}, which the vault lacks or which does not verify",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        if !versions.is_empty() {
+            report.roots += 1;
+        }
+        let current = root_dir.join("current");
+        match fs::read_to_string(&current) {
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(version) if versions.contains(&version) => {}
+                _ => problems.push(format!(
+                    "{} names version {:?}, which does not exist",
+                    current.display(),
+                    text.trim()
+                )),
+            },
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => problems.push(format!("{}: {source}", current.display())),
+        }
+    }
+    report.problems = problems;
+    Ok(report)
 }

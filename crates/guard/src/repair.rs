@@ -8,9 +8,11 @@
 //! node is judged by `policy::decide` and the decision carried out:
 //! the attacker's bytes go to the quarantine *before* anything is removed or
 //! replaced, approved content comes from the vault only after its BLAKE3 is
-//! verified, and files are written temp → rename, then fsynced by a
-//! separate thread (the [`Syncer`]) so a restore never waits for a journal
-//! commit.
+//! verified, and files are written whole to a file with no name yet and
+//! renamed in, then fsynced by a separate thread (the [`Syncer`]) so a
+//! restore never waits for a journal commit. When the approved bytes cannot
+//! be had or written, the tampered file is taken down (it is already in
+//! the quarantine) and the failure reported; `watch` retries it.
 //!
 //! A cache of `StatKey`s of files verified since the last manifest switch
 //! lets repeated checks skip re-hashing unchanged files. This module does
@@ -264,6 +266,8 @@ impl Repairer {
         quarantine: Quarantine,
     ) -> Result<Repairer, GuardError> {
         let root = fsops::open_dir_path(root_path).map_err(crate::error::io_at(root_path))?;
+        // Read the vault's indexes now, not on the first restore.
+        vault.refresh()?;
         Ok(Repairer {
             root_path: root_path.to_path_buf(),
             root,
@@ -610,17 +614,17 @@ impl Repairer {
                         fsops::remove_file_at(dir, name)
                             .or_else(|_| fsops::remove_dir_at(dir, name))?;
                     }
-                    self.restore(dir, path, &approved_entry)
-                        .inspect_err(|error| {
-                            // The approved bytes cannot be had (corrupt or
-                            // missing vault file): do not leave the attacker's
-                            // version up; it is already in the quarantine.
-                            if matches!(approved_entry.kind, EntryKind::File { .. })
-                                && !fsops::is_disk_full(error)
-                            {
-                                let _ = fsops::remove_file_at(dir, name);
-                            }
-                        })
+                    self.restore(dir, path, &approved_entry).inspect_err(|_| {
+                        // The approved bytes cannot be had (corrupt or
+                        // missing vault content) or cannot be written
+                        // (disk full, file size limit, I/O error): do not
+                        // leave the attacker's version up; it is already
+                        // in the quarantine, and removing it frees its
+                        // space for the retry.
+                        if matches!(approved_entry.kind, EntryKind::File { .. }) {
+                            let _ = fsops::remove_file_at(dir, name);
+                        }
+                    })
                 });
                 let ok = result.is_ok();
                 repairs.push(self.outcome(

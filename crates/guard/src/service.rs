@@ -9,8 +9,10 @@
 //! database (or for another watcher's signals).
 //!
 //! This module does not print and does not listen for Ctrl-C: the caller
-//! gets every [`WatchEvent`] and every signal's outcome through a callback
-//! and owns the cancellation token.
+//! gets every [`WatchEvent`] the moment the watcher reports it (not after
+//! the signals of earlier repairs are recorded, which under a flood of
+//! repairs can take a while) and every signal's outcome through a
+//! callback, and owns the cancellation token.
 
 use crate::data::GuardData;
 use crate::error::Result;
@@ -68,7 +70,7 @@ pub async fn guard_root(
     site: Option<String>,
     store: Store,
     cancel: CancellationToken,
-    mut report: impl FnMut(GuardReport<'_>),
+    report: impl FnMut(GuardReport<'_>),
 ) -> Result<GuardSummary> {
     // The canonical root and the recorded site are known before the
     // start-up check reports its first repairs. A root that cannot be
@@ -88,52 +90,82 @@ pub async fn guard_root(
             let _ = sender.send(event);
         })
     });
-    let mut summary = GuardSummary::default();
-    // The channel closes when the watcher returns (its sender is dropped).
-    while let Some(event) = events.recv().await {
-        report(GuardReport::Event(&event));
-        match event {
-            WatchEvent::Ready {
-                site: recorded_site,
-                ..
-            } => {
-                site.get_or_insert(recorded_site);
+    // Two loops in this task: one reports every event the moment it
+    // arrives (so "guarding" and each repair are shown when they happen,
+    // even while a flood of repairs waits to be recorded), the other raises
+    // the repairs as signals, in order, as fast as the store takes them.
+    // A mutex (never contended: both loops run in this task) rather than a
+    // RefCell, so the future stays `Send` when the callback is.
+    let report = std::sync::Mutex::new(report);
+    let (to_raise, mut raising) = tokio::sync::mpsc::unbounded_channel::<(String, Repair)>();
+    let reporting = async {
+        let to_raise = to_raise;
+        // The channel closes when the watcher returns (its sender is dropped).
+        while let Some(event) = events.recv().await {
+            (report
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()))(GuardReport::Event(
+                &event,
+            ));
+            match event {
+                WatchEvent::Ready {
+                    site: recorded_site,
+                    ..
+                } => {
+                    site.get_or_insert(recorded_site);
+                }
+                WatchEvent::Repaired(repair) => {
+                    let site_name = site.as_deref().filter(|s| !s.is_empty()).unwrap_or("web");
+                    let _ = to_raise.send((site_name.to_string(), repair));
+                }
+                _ => {}
             }
-            WatchEvent::Repaired(repair) => {
-                let site_name = site.as_deref().filter(|s| !s.is_empty()).unwrap_or("web");
-                // The evidence must hold what the attacker wrote, also when
-                // it landed after the repair began.
-                let repair = match tokio::task::spawn_blocking(move || {
-                    repair.wait_late_captures();
-                    repair
-                })
-                .await
-                {
-                    Ok(repair) => repair,
-                    Err(_) => continue,
-                };
-                let (signal, evidence) = signal_for(site_name, &canonical, &repair);
-                match store.raise_signal(&signal, &evidence).await {
-                    Ok(outcome) => {
-                        summary.raised += 1;
-                        report(GuardReport::Raised {
-                            site: site_name,
+        }
+    };
+    let recording = async {
+        let mut summary = GuardSummary::default();
+        while let Some((site_name, repair)) = raising.recv().await {
+            // The evidence must hold what the attacker wrote, also when
+            // it landed after the repair began.
+            let repair = match tokio::task::spawn_blocking(move || {
+                repair.wait_late_captures();
+                repair
+            })
+            .await
+            {
+                Ok(repair) => repair,
+                Err(_) => continue,
+            };
+            let (signal, evidence) = signal_for(&site_name, &canonical, &repair);
+            match store.raise_signal(&signal, &evidence).await {
+                Ok(outcome) => {
+                    summary.raised += 1;
+                    (report
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()))(
+                        GuardReport::Raised {
+                            site: &site_name,
                             repair: &repair,
                             outcome: &outcome,
-                        });
-                    }
-                    Err(error) => {
-                        summary.raise_failures += 1;
-                        report(GuardReport::RaiseFailed {
+                        },
+                    );
+                }
+                Err(error) => {
+                    summary.raise_failures += 1;
+                    (report
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()))(
+                        GuardReport::RaiseFailed {
                             repair: &repair,
                             error: &error,
-                        });
-                    }
+                        },
+                    );
                 }
             }
-            _ => {}
         }
-    }
+        summary
+    };
+    let ((), summary) = tokio::join!(reporting, recording);
     match watcher.await {
         Ok(result) => result.map(|()| summary),
         // A blocking task cannot be aborted once it runs: the only way to

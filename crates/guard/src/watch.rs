@@ -17,7 +17,8 @@
 //!
 //! Repairs are handed to `on_event` as they happen; raising signals in the
 //! store is the caller's job, off this thread, so a restore never waits for
-//! SQLite.
+//! SQLite. A repair that fails is retried with backoff (`Retries`) and
+//! reported once, not once per attempt.
 
 use crate::data::{GuardData, now_ms};
 use crate::error::{GuardError, Result};
@@ -25,7 +26,7 @@ use crate::manifest::Manifest;
 use crate::relpath::RelPath;
 use crate::repair::{Action, Approved, Repair, Repairer};
 use notify::{RecursiveMode, Watcher};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -170,10 +171,12 @@ pub fn watch(
     repairer.forget_verified();
     let repairs = repairer.check_all();
     let count = repairs.len();
-    let mut retry: BTreeSet<RelPath> = BTreeSet::new();
+    let mut retries = Retries::default();
+    retries.full_check_done(&repairs);
     for repair in repairs {
-        note_failure(&repair, &mut retry);
-        on_event(WatchEvent::Repaired(repair));
+        if retries.note(&repair, Instant::now()) {
+            on_event(WatchEvent::Repaired(repair));
+        }
     }
     root_data.set_applied(version)?;
     on_event(WatchEvent::FullCheck {
@@ -278,12 +281,15 @@ pub fn watch(
                 on_event(WatchEvent::Warning(format!(
                     "{path} was restored but could not be made durable (fsync: {error}); checking it again"
                 )));
-                retry.insert(path);
+                paths.insert(path);
+            }
+            for warning in retries.reminders(Instant::now()) {
+                on_event(WatchEvent::Warning(warning));
             }
             if last_full.elapsed() >= rescan_interval && need_full.is_none() {
                 need_full = Some("periodic".into());
             }
-            paths.extend(std::mem::take(&mut retry));
+            paths.extend(retries.due(Instant::now()));
         }
 
         if paused_until.is_some() {
@@ -293,8 +299,11 @@ pub fn watch(
             let started = Instant::now();
             let repairs = repairer.check_all();
             let count = repairs.len();
+            retries.full_check_done(&repairs);
             for repair in repairs {
-                note_failure(&repair, &mut retry);
+                if !retries.note(&repair, Instant::now()) {
+                    continue;
+                }
                 if switching {
                     on_event(WatchEvent::Published(repair));
                 } else {
@@ -312,9 +321,15 @@ pub fn watch(
             continue;
         }
         for path in paths {
-            for repair in repairer.check(&path) {
-                note_failure(&repair, &mut retry);
-                on_event(WatchEvent::Repaired(repair));
+            let repairs = repairer.check(&path);
+            if !repairs.iter().any(|repair| repair.path == path) {
+                // Nothing (more) to do there: a failing repair of it is over.
+                retries.forget(&path);
+            }
+            for repair in repairs {
+                if retries.note(&repair, Instant::now()) {
+                    on_event(WatchEvent::Repaired(repair));
+                }
             }
         }
     }
@@ -322,9 +337,103 @@ pub fn watch(
     Ok(())
 }
 
-fn note_failure(repair: &Repair, retry: &mut BTreeSet<RelPath>) {
-    if repair.action == Action::Failed {
-        retry.insert(repair.path.clone());
+/// The first retry of a failed repair comes this soon…
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// …and the wait doubles up to this.
+const RETRY_MAX: Duration = Duration::from_secs(10);
+/// While a repair keeps failing, a warning says so this often.
+const RETRY_REMINDER: Duration = Duration::from_secs(60);
+
+/// Repairs that failed (a full disk, a file size limit, an I/O error, a
+/// corrupt vault content), retried with backoff until they succeed. A
+/// failure is reported once — again only when its error changes — so a
+/// full disk does not raise a signal per attempt; while it goes on, a
+/// warning repeats every minute; the repair that finally succeeds is
+/// reported like any other.
+#[derive(Debug, Default)]
+struct Retries {
+    failing: BTreeMap<RelPath, Failing>,
+}
+
+#[derive(Debug)]
+struct Failing {
+    error: String,
+    attempts: u32,
+    since: Instant,
+    next: Instant,
+    delay: Duration,
+    reminded: Instant,
+}
+
+impl Retries {
+    /// Records what a repair says about its path; true when it is to be
+    /// reported (not a repeat of a failure already reported).
+    fn note(&mut self, repair: &Repair, now: Instant) -> bool {
+        if repair.action != Action::Failed {
+            self.failing.remove(&repair.path);
+            return true;
+        }
+        let error = repair.error.clone().unwrap_or_default();
+        match self.failing.get_mut(&repair.path) {
+            Some(failing) if failing.error == error => {
+                failing.attempts += 1;
+                failing.delay = (failing.delay * 2).min(RETRY_MAX);
+                failing.next = now + failing.delay;
+                false
+            }
+            _ => {
+                self.failing.insert(
+                    repair.path.clone(),
+                    Failing {
+                        error,
+                        attempts: 1,
+                        since: now,
+                        next: now + RETRY_FIRST,
+                        delay: RETRY_FIRST,
+                        reminded: now,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// The failing paths whose next attempt is due.
+    fn due(&self, now: Instant) -> Vec<RelPath> {
+        self.failing
+            .iter()
+            .filter(|(_, failing)| failing.next <= now)
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
+    /// A path that is now as approved.
+    fn forget(&mut self, path: &RelPath) {
+        self.failing.remove(path);
+    }
+
+    /// After a full check: a failing path it did not repair again is fine.
+    fn full_check_done(&mut self, repairs: &[Repair]) {
+        let repaired: BTreeSet<&RelPath> = repairs.iter().map(|repair| &repair.path).collect();
+        self.failing.retain(|path, _| repaired.contains(path));
+    }
+
+    /// Warnings for repairs that have kept failing for another minute.
+    fn reminders(&mut self, now: Instant) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (path, failing) in &mut self.failing {
+            if now.duration_since(failing.reminded) >= RETRY_REMINDER {
+                failing.reminded = now;
+                warnings.push(format!(
+                    "the repair of {path} has failed for {} s ({} attempts): {}; still retrying every {} s",
+                    now.duration_since(failing.since).as_secs(),
+                    failing.attempts,
+                    failing.error,
+                    failing.delay.as_secs_f64()
+                ));
+            }
+        }
+        warnings
     }
 }
 
@@ -332,4 +441,79 @@ fn note_failure(repair: &Repair, retry: &mut BTreeSet<RelPath>) {
 fn relative(root: &Path, path: &Path) -> Option<RelPath> {
     let rest = path.strip_prefix(root).ok()?;
     RelPath::from_bytes(rest.as_os_str().as_encoded_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Tamper;
+
+    fn repair(path: &str, error: Option<&str>) -> Repair {
+        Repair {
+            path: RelPath::parse(path).unwrap(),
+            tamper: Tamper::Modified,
+            action: if error.is_some() {
+                Action::Failed
+            } else {
+                Action::Restored
+            },
+            approved: None,
+            found: None,
+            quarantined: Vec::new(),
+            detected_at_ms: 0,
+            took: Duration::ZERO,
+            error: error.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_failing_repair_is_reported_once_retried_with_backoff_and_its_success_reported() {
+        let mut retries = Retries::default();
+        let start = Instant::now();
+        let full = "No space left on device (os error 28)";
+        assert!(retries.note(&repair("index.html", Some(full)), start));
+        assert!(retries.due(start).is_empty());
+        let first = start + RETRY_FIRST;
+        assert_eq!(retries.due(first).len(), 1);
+        // The same failure again: not reported, and the wait doubles.
+        assert!(!retries.note(&repair("index.html", Some(full)), first));
+        assert!(retries.due(first + RETRY_FIRST).is_empty());
+        assert_eq!(retries.due(first + RETRY_FIRST * 2).len(), 1);
+        // The wait stops growing at the maximum.
+        let mut now = first;
+        for _ in 0..20 {
+            now += RETRY_MAX;
+            retries.note(&repair("index.html", Some(full)), now);
+        }
+        assert!(
+            retries
+                .due(now + RETRY_MAX - Duration::from_millis(1))
+                .is_empty()
+        );
+        assert_eq!(retries.due(now + RETRY_MAX).len(), 1);
+        // A different error is news.
+        assert!(retries.note(&repair("index.html", Some("Input/output error")), now));
+        // A minute on, a reminder (once).
+        let later = now + RETRY_REMINDER;
+        let reminders = retries.reminders(later);
+        assert_eq!(reminders.len(), 1);
+        assert!(reminders[0].contains("index.html"), "{reminders:?}");
+        assert!(retries.reminders(later).is_empty());
+        // Success is reported and ends the retries.
+        assert!(retries.note(&repair("index.html", None), later));
+        assert!(retries.due(later + RETRY_MAX * 10).is_empty());
+    }
+
+    #[test]
+    fn a_full_check_that_no_longer_repairs_a_path_ends_its_retries() {
+        let mut retries = Retries::default();
+        let now = Instant::now();
+        retries.note(&repair("a.html", Some("File too large (os error 27)")), now);
+        retries.note(&repair("b.html", Some("File too large (os error 27)")), now);
+        retries.full_check_done(&[repair("b.html", Some("File too large (os error 27)"))]);
+        let due = retries.due(now + RETRY_MAX);
+        assert_eq!(due, vec![RelPath::parse("b.html").unwrap()]);
+        retries.forget(&RelPath::parse("b.html").unwrap());
+        assert!(retries.due(now + RETRY_MAX).is_empty());
+    }
 }

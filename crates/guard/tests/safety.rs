@@ -4,9 +4,9 @@
 //! evidence in the store.
 
 use sitewarden_guard::{
-    Action, Applied, ApproveOptions, Approved, GuardData, Policy, Repairer, WatchConfig,
-    WatchEvent, approve, blake3_hex, diff, export, import, open_window, rollback, scan_tree,
-    signal_for, watch,
+    Action, Applied, ApproveOptions, Approved, GuardData, Policy, Repairer, VaultLocation,
+    WatchConfig, WatchEvent, approve, blake3_hex, diff, export, import, open_window, rollback,
+    scan_tree, signal_for, verify, watch,
 };
 use std::ffi::OsStr;
 use std::fs;
@@ -146,8 +146,16 @@ fn a_corrupt_vault_file_is_refused() {
     fs::write(root.join("index.html"), b"approved").unwrap();
     let data = GuardData::open(&tmp.path().join("data")).unwrap();
     approve(&data, &options(&root), &|_| {}).unwrap();
-    let vault_file = data.vault().path(&blake3_hex(b"approved")).unwrap();
-    fs::write(&vault_file, b"tampered vault").unwrap();
+    // Bit rot (or an intruder) changes the stored bytes in place.
+    let Some(VaultLocation::Packed { pack, offset, len }) =
+        data.vault().locate(&blake3_hex(b"approved"))
+    else {
+        panic!("the approved content is packed");
+    };
+    assert_eq!(len, 8);
+    let file = fs::OpenOptions::new().write(true).open(&pack).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, b"tampered", offset).unwrap();
+    drop(file);
     fs::write(root.join("index.html"), b"defaced").unwrap();
 
     let (root_data, canonical) = data.root(&root).unwrap();
@@ -160,9 +168,12 @@ fn a_corrupt_vault_file_is_refused() {
         .find(|r| r.path.to_string() == "index.html")
         .unwrap();
     assert_eq!(repair.action, Action::Failed);
+    let error = repair.error.as_deref().unwrap();
     assert!(
-        repair.error.as_deref().unwrap().contains("corrupt"),
-        "{repair:?}"
+        error.contains("is corrupt")
+            && error.contains("refusing to restore")
+            && error.contains(&pack.display().to_string()),
+        "the message names the problem and where: {error}"
     );
     assert!(
         !root.join("index.html").exists(),
@@ -171,7 +182,21 @@ fn a_corrupt_vault_file_is_refused() {
     let kept = data.quarantine().path(&blake3_hex(b"defaced")).unwrap();
     assert_eq!(fs::read(kept).unwrap(), b"defaced");
     // Rolling back to a version with a corrupt file is refused outright.
-    assert!(rollback(&data, &root, 1).is_err());
+    let refused = rollback(&data, &root, 1).unwrap_err().to_string();
+    assert!(refused.contains("is corrupt"), "{refused}");
+    // And a check of the whole data directory names it.
+    let report = verify(&data).unwrap();
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with(&blake3_hex(b"approved")),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[1].contains("index.html names content"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]
@@ -288,6 +313,9 @@ fn export_and_import_verify_every_file() {
     let (root_data, _) = restored.root(&root).unwrap();
     assert_eq!(root_data.versions().unwrap(), vec![1, 2]);
     assert_eq!(restored.vault().get(&blake3_hex(b"v1")).unwrap(), b"v1");
+    let check = verify(&restored).unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!((check.contents, check.roots, check.versions), (2, 1, 2));
 
     // A damaged copy is refused.
     let damaged = PathBuf::from(&backup)

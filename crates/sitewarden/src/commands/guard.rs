@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use sitewarden_guard::{
     Applied, ApproveOptions, GuardData, GuardReport, Policy, WatchConfig, WatchEvent, approve,
-    diff, export, guard_root, import, open_window, rollback, scan_tree,
+    diff, export, guard_root, import, open_window, rollback, scan_tree, verify,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +39,10 @@ pub enum GuardCommand {
         /// The plan's site name the root serves (default: the root's name).
         #[arg(long)]
         site: Option<String>,
+        /// Take the site, upload directories and excludes from this plan's
+        /// `[[sites.web_roots]]` entry for the root, as `serve` does.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
         /// Who approves (recorded with the version).
         #[arg(long, default_value_t = default_approver())]
         approved_by: String,
@@ -112,6 +116,12 @@ pub enum GuardCommand {
         #[arg(long)]
         to: u64,
     },
+    /// Read everything back: every vault content against its BLAKE3, every
+    /// version against the vault.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Copy every version and its content elsewhere (a backup disk), verified by hash.
     Export {
         #[command(flatten)]
@@ -143,8 +153,13 @@ pub async fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             exclude,
             upload_dir,
             site,
+            plan,
             approved_by,
         } => {
+            let (site, exclude, upload_dir) = match plan {
+                Some(plan) => settings_from_plan(&plan, &root, site, exclude, upload_dir)?,
+                None => (site, exclude, upload_dir),
+            };
             let options = ApproveOptions {
                 root,
                 from: None,
@@ -214,6 +229,26 @@ pub async fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        GuardCommand::Verify { data } => {
+            let guard = guard_data(&data.data)?;
+            let report = tokio::task::spawn_blocking(move || verify(&guard)).await??;
+            for problem in &report.problems {
+                eprintln!("problem: {problem}");
+            }
+            println!(
+                "vault: {} content(s), {} bytes, verified by BLAKE3; {} root(s), {} version(s) checked; {} problem(s)",
+                report.contents,
+                report.bytes,
+                report.roots,
+                report.versions,
+                report.problems.len()
+            );
+            Ok(if report.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         GuardCommand::Export { data, to } => {
             let guard = guard_data(&data.data)?;
             let report = export(&guard, &to)?;
@@ -241,6 +276,86 @@ pub async fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The site, excludes and upload directories of `root` as the plan's
+/// `[[sites.web_roots]]` entry for it sets them, so that the version
+/// approved here is the one `serve` expects. Flags that contradict the
+/// plan are refused; a root the plan does not list keeps the flags (with a
+/// warning: `serve` will not guard it).
+fn settings_from_plan(
+    plan_path: &Path,
+    root: &Path,
+    site: Option<String>,
+    exclude: Vec<String>,
+    upload_dir: Vec<String>,
+) -> anyhow::Result<(Option<String>, Vec<String>, Vec<String>)> {
+    let plan = super::load_plan(plan_path)?;
+    let canonical = std::fs::canonicalize(root)
+        .with_context(|| format!("cannot open the web root {}", root.display()))?;
+    let entry = plan.web_roots().find(|(_, web_root)| {
+        std::fs::canonicalize(&web_root.path).is_ok_and(|path| path == canonical)
+    });
+    let Some((plan_site, web_root)) = entry else {
+        eprintln!(
+            "warning: {} is not one of the web roots of {} ([[sites.web_roots]]):              `sitewarden serve` will not guard it; approving it with the options given here",
+            canonical.display(),
+            plan_path.display()
+        );
+        return Ok((site, exclude, upload_dir));
+    };
+    if let Some(site) = &site
+        && site != &plan_site.name
+    {
+        anyhow::bail!(
+            "--site {site}: the plan lists {} under site {}",
+            web_root.path.display(),
+            plan_site.name
+        );
+    }
+    let sorted = |items: &[String], trim: bool| -> Vec<String> {
+        let mut items: Vec<String> = items
+            .iter()
+            .map(|item| {
+                if trim {
+                    item.trim_matches('/').to_string()
+                } else {
+                    item.clone()
+                }
+            })
+            .collect();
+        items.sort();
+        items
+    };
+    if !exclude.is_empty() && sorted(&exclude, false) != sorted(&web_root.exclude, false) {
+        anyhow::bail!(
+            "--exclude {}: the plan's exclude for {} is [{}]; with --plan the plan's are used              (drop --exclude, or change the plan)",
+            exclude.join(" --exclude "),
+            web_root.path.display(),
+            web_root.exclude.join(", ")
+        );
+    }
+    if !upload_dir.is_empty() && sorted(&upload_dir, true) != sorted(&web_root.upload_dirs, true) {
+        anyhow::bail!(
+            "--upload-dir {}: the plan's upload_dirs for {} are [{}]; with --plan the plan's are              used (drop --upload-dir, or change the plan)",
+            upload_dir.join(" --upload-dir "),
+            web_root.path.display(),
+            web_root.upload_dirs.join(", ")
+        );
+    }
+    println!(
+        "{}: site {}, upload directories [{}], excludes [{}] (from {})",
+        canonical.display(),
+        plan_site.name,
+        web_root.upload_dirs.join(", "),
+        web_root.exclude.join(", "),
+        plan_path.display()
+    );
+    Ok((
+        Some(plan_site.name.clone()),
+        web_root.exclude.clone(),
+        web_root.upload_dirs.clone(),
+    ))
 }
 
 fn guard_data(data: &Path) -> anyhow::Result<GuardData> {
