@@ -186,6 +186,11 @@ pub fn start(
 
     // The control plane first: switches and bans from the store must be in
     // force before the first request is accepted.
+    // One reload, for the handle (SIGHUP) and the control socket.
+    let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
+        let shared = shared.clone();
+        Arc::new(move || reload_now(&shared, reloader.as_ref()))
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_control_tx, stop_control_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -193,7 +198,7 @@ pub fn start(
         let shared = shared.clone();
         let dir = data_dir.to_path_buf();
         let stop = stop_control_rx;
-        let reloader = reloader.clone();
+        let reload = reload.clone();
         std::thread::Builder::new()
             .name("sitewarden-gateway-control".into())
             .spawn(move || {
@@ -209,7 +214,7 @@ pub fn start(
                     }
                 };
                 runtime.block_on(control_plane(
-                    shared, dir, reloader, events_rx, stop, ready_tx,
+                    shared, dir, reload, events_rx, stop, ready_tx,
                 ));
             })
             .map_err(|source| GatewayError::Io {
@@ -244,10 +249,6 @@ pub fn start(
             })?
     };
 
-    let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
-        let shared = shared.clone();
-        Arc::new(move || reload_now(&shared, reloader.as_ref()))
-    };
     let mut listen = config.listen.clone();
     listen.extend(config.tls.iter().map(|tls| tls.addr));
     Ok(GatewayHandle {
@@ -484,7 +485,7 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
 async fn control_plane(
     shared: Arc<Shared>,
     data_dir: PathBuf,
-    reloader: Option<Reloader>,
+    reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
     mut events: tokio::sync::mpsc::Receiver<GatewayEvent>,
     mut stop: watch::Receiver<bool>,
     ready: std::sync::mpsc::Sender<Result<(), GatewayError>>,
@@ -505,10 +506,6 @@ async fn control_plane(
     };
     let _ = ready.send(Ok(()));
 
-    let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
-        let shared = shared.clone();
-        Arc::new(move || reload_now(&shared, reloader.as_ref()))
-    };
     let socket = tokio::spawn(control::serve(
         listener,
         shared.clone(),

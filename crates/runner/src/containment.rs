@@ -222,7 +222,7 @@ async fn external(
             record(store, &site.name, request, name, "failed", &detail).await?;
             return Err(ContainmentError::Failed {
                 site: site.name.clone(),
-                backend: static_name(name),
+                backend: name,
                 to: request.to,
                 detail,
             });
@@ -257,15 +257,6 @@ async fn external(
                 detail,
             })
         }
-    }
-}
-
-fn static_name(name: &str) -> &'static str {
-    match name {
-        "nginx" => "nginx",
-        "command" => "command",
-        "gateway" => "gateway",
-        _ => "none",
     }
 }
 
