@@ -958,11 +958,26 @@ fn connections_per_address_are_capped() {
         data.path(),
     );
     let request = get("portal.example.gov.test");
-    let mut open: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(gateway.listen()[0]).unwrap())
-        .collect();
-    for conn in &mut open {
-        assert_eq!(exchange(conn, &request).0, 200);
+    // `wait_ready`'s probe connections count against the cap until the
+    // gateway has seen them close: retry each of the two until it is served.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut open: Vec<TcpStream> = Vec::new();
+    while open.len() < 2 {
+        let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+        let _ = conn.write_all(request.as_bytes());
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        if let Ok(response) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_response(&mut conn)))
+        {
+            assert_eq!(response.0, 200);
+            open.push(conn);
+            continue;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "two connections never got through"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     // A third connection from the same address is closed without an answer.
     let mut third = TcpStream::connect(gateway.listen()[0]).unwrap();
