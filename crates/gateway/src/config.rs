@@ -33,6 +33,9 @@ pub struct GatewayConfig {
     pub grace: Duration,
     /// How long the gateway waits for an origin's answer (each read).
     pub origin_timeout: Duration,
+    /// Where every answered request goes for live log watching, when
+    /// `sitewarden serve` runs the gateway in-process.
+    pub tap: Option<std::sync::Arc<crate::tap::RequestTap>>,
 }
 
 /// A TLS listener and its certificate.
@@ -201,6 +204,7 @@ impl Default for GatewayConfig {
                 .unwrap_or(2),
             grace: Duration::from_secs(5),
             origin_timeout: Duration::from_secs(60),
+            tap: None,
         }
     }
 }

@@ -13,7 +13,8 @@
 //!   in-flight cap, header limits and slow-client deadlines; [`nft`]
 //!   exports the blocklist for the firewall;
 //! - [`proxy`]: the pingora filter phases that tie these together;
-//! - [`access_log`]: nginx `combined` lines for logwatch;
+//! - [`access_log`]: nginx `combined` lines for logwatch; [`tap`]: the
+//!   same requests, with their site, to live log watching in-process;
 //! - [`control`]: the Unix socket through which the CLI and the runner
 //!   steer a running gateway;
 //! - [`server`]: starting, reloading and stopping it, and recording what
@@ -36,6 +37,7 @@ pub mod proxy;
 pub mod routes;
 pub mod server;
 pub mod switch;
+pub mod tap;
 pub mod verify;
 
 pub use config::{GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag};

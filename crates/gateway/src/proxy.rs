@@ -53,6 +53,8 @@ pub struct Shared {
     pub checker: Option<Arc<OriginChecker>>,
     /// Where request lines go.
     pub access_log: Option<AccessLog>,
+    /// Where requests go for live log watching.
+    pub tap: Option<Arc<crate::tap::RequestTap>>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: ArcSwap<Vec<IpNet>>,
     /// Things to record in the store.
@@ -541,9 +543,11 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
         ctx.in_flight = None;
-        let Some(log) = &self.shared.access_log else {
+        let log = self.shared.access_log.as_ref();
+        let tap = self.shared.tap.as_ref();
+        if log.is_none() && tap.is_none() {
             return;
-        };
+        }
         let header = session.req_header();
         let target = header
             .uri
@@ -559,7 +563,7 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map(|response| response.status.as_u16())
             .unwrap_or(0);
-        log.log(&LogLine {
+        let line = LogLine {
             client: ctx
                 .client
                 .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
@@ -571,7 +575,22 @@ impl ProxyHttp for Gateway {
             bytes: session.body_bytes_sent(),
             referer: session.get_header_bytes("referer"),
             user_agent: session.get_header_bytes("user-agent"),
-        });
+        };
+        if let Some(log) = log {
+            log.log(&line);
+        }
+        if let Some(tap) = tap {
+            // Requests refused before routing (rate, load) still count
+            // for flood detection: find their site by host.
+            match &ctx.route {
+                Some(route) => tap.send(&route.site, &line),
+                None => {
+                    let routes = self.shared.routes.load();
+                    let route = request_host(header).and_then(|host| routes.lookup(&host));
+                    tap.send(route.map_or("", |route| route.site.as_str()), &line);
+                }
+            }
+        }
     }
 }
 

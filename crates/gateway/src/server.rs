@@ -177,6 +177,7 @@ pub fn start(
         integrity: Some(integrity),
         checker: Some(Arc::new(checker)),
         access_log,
+        tap: config.tap.clone(),
         trusted_proxies: ArcSwap::from_pointee(config.trusted_proxies.clone()),
         events: events_tx,
         stats: Stats::default(),

@@ -1,5 +1,7 @@
-//! Configuration, as the plan's `[logwatch]` section will hold it: serde
-//! structs with `deny_unknown_fields` and explicit defaults, then
+//! Configuration, as the plan's `[logwatch]` section holds it: serde
+//! structs with explicit defaults (the nested tables leave unknown keys to
+//! the plan's loader, which names each one with its line; [`Config`]
+//! itself refuses them), then
 //! [`Config::resolve`] — compiling the format and the rules once and
 //! reporting every problem — into what the analysis and the live detector
 //! run with.
@@ -55,7 +57,7 @@ impl Default for Config {
 
 /// Attack detection settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DetectConfig {
     /// Run attack detection at all.
     pub enabled: bool,
@@ -80,7 +82,7 @@ impl Default for DetectConfig {
 
 /// What the batch report keeps.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ReportConfig {
     /// Length of the top-N lists.
     pub top: usize,

@@ -18,7 +18,7 @@ use crate::time::{format_rfc3339, rfc3339};
 
 /// When to block.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DecisionConfig {
     /// Make decisions at all.
     pub enabled: bool,

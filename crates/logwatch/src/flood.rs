@@ -25,7 +25,7 @@ use crate::time::rfc3339;
 
 /// Flood detection settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct FloodConfig {
     /// Detect floods at all.
     pub enabled: bool,
@@ -593,6 +593,15 @@ pub enum FloodEvent {
     Started(Flood),
     /// A flood ended (full evidence).
     Ended(Flood),
+}
+
+impl FloodEvent {
+    /// The flood, whichever the phase.
+    pub fn flood(&self) -> &Flood {
+        match self {
+            FloodEvent::Started(flood) | FloodEvent::Ended(flood) => flood,
+        }
+    }
 }
 
 /// Seconds of recent history the live detector keeps for its own

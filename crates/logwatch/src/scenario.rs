@@ -46,7 +46,6 @@ pub enum Distinct {
 
 /// One scenario, as the plan configures it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct ScenarioConfig {
     /// Name, reported as rule `scenario:NAME`.
     pub name: String,

@@ -15,7 +15,7 @@ use crate::record::Record;
 
 /// How new scripts are judged.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct WebShellConfig {
     /// Scripts seen within this many minutes of the start of the log (or
     /// of live watching) are the site's own.

@@ -20,6 +20,7 @@
 mod error;
 mod gateway;
 mod load;
+mod logwatch;
 mod model;
 mod path;
 mod response;
@@ -31,6 +32,7 @@ pub use gateway::{
     CommandContainment, Containment, ContainmentBackend, GatewayLimits, GatewaySettings,
     GatewayTls, NginxContainment,
 };
+pub use logwatch::{LogFile, LogwatchSettings};
 pub use model::{
     BAIDUSPIDER_USER_AGENT, CrawlerAgent, DEFAULT_BROWSER_USER_AGENT, Deadlines,
     GOOGLEBOT_USER_AGENT, GuardSettings, ImHandles, Importance, LevelDef, LexiconDef, Organisation,

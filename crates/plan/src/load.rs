@@ -299,6 +299,7 @@ struct Loaded {
     response: LoadedResponse,
     /// `[gateway]`: absent is `Some(None)`; failed to load is `None`.
     gateway: Option<Option<crate::gateway::GatewaySettings>>,
+    logwatch: Option<crate::logwatch::LogwatchSettings>,
 }
 
 /// What loaded of the response sections (`response.rs`).
@@ -415,6 +416,7 @@ impl Loaded {
             probe: self.probe.as_ref(),
             guard: self.guard.as_ref(),
             gateway: self.gateway.as_ref(),
+            logwatch: self.logwatch.as_ref(),
             lexicons: self.lexicons.items(),
             trusted_domains: self.trusted_domains.as_deref(),
             units: self.units.items(),
@@ -466,6 +468,7 @@ impl Loaded {
             channels: self.response.channels.into_complete()?,
             routing: self.response.routing?,
             gateway: self.gateway?,
+            logwatch: self.logwatch?,
         })
     }
 }
@@ -517,6 +520,7 @@ impl Loader {
             roster: Section::of(Vec::new()),
             response: LoadedResponse::defaults(),
             gateway: Some(None),
+            logwatch: Some(crate::logwatch::LogwatchSettings::default()),
         };
         let mut has_organisation = false;
         for (key, value) in root.iter() {
@@ -531,6 +535,7 @@ impl Loader {
                 "probe" => loaded.probe = self.element("probe", value),
                 "guard" => loaded.guard = self.element("guard", value),
                 "gateway" => loaded.gateway = self.element("gateway", value).map(Some),
+                "logwatch" => loaded.logwatch = self.element("logwatch", value),
                 "lexicons" => loaded.lexicons = self.array("lexicons", value),
                 "trusted_domains" => {
                     loaded.trusted_domains = self.element("trusted_domains", value);

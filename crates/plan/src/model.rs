@@ -93,6 +93,9 @@ pub struct Plan {
     /// Absent: no gateway runs.
     #[serde(default)]
     pub gateway: Option<crate::gateway::GatewaySettings>,
+    /// Live watching of the gateway's requests and the plan's access logs.
+    #[serde(default)]
+    pub logwatch: crate::logwatch::LogwatchSettings,
 }
 
 impl Plan {

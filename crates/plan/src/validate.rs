@@ -26,6 +26,7 @@ use std::net::IpAddr;
 use std::path::{Component, Path};
 
 mod gateway_rules;
+mod logwatch_rules;
 mod response_rules;
 
 /// What is wrong with `dir` as a directory relative to a web root, if
@@ -94,6 +95,8 @@ pub(crate) struct Parts<'a> {
     pub guard: Option<&'a GuardSettings>,
     /// `Some(None)`: no gateway section; `None`: it failed to load.
     pub gateway: Option<&'a Option<crate::gateway::GatewaySettings>>,
+    /// `[logwatch]`; `None`: it failed to load.
+    pub logwatch: Option<&'a crate::logwatch::LogwatchSettings>,
     pub lexicons: Items<'a, LexiconDef>,
     pub trusted_domains: Option<&'a [String]>,
     pub units: Items<'a, Unit>,
@@ -135,6 +138,7 @@ impl<'a> Parts<'a> {
             probe: Some(&plan.probe),
             guard: Some(&plan.guard),
             gateway: Some(&plan.gateway),
+            logwatch: Some(&plan.logwatch),
             lexicons: Items::all(&plan.lexicons),
             trusted_domains: Some(&plan.trusted_domains),
             units: Items::all(&plan.units),
@@ -196,6 +200,9 @@ pub(crate) fn validate(parts: &Parts<'_>) -> Vec<PlanError> {
     }
     if let Some(Some(gateway)) = parts.gateway {
         checker.gateway(gateway, &parts.sites);
+    }
+    if let Some(logwatch) = parts.logwatch {
+        checker.logwatch(logwatch, &parts.sites);
     }
     checker.lexicons(&parts.lexicons);
     if let Some(domains) = parts.trusted_domains {

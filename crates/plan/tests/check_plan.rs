@@ -1265,3 +1265,91 @@ url = "https://oa.example.gov.test/"
         ],
     );
 }
+
+#[test]
+fn the_logwatch_section_loads_with_its_defaults() {
+    let plan = load(
+        r##"
+[organisation]
+name = "示例单位"
+
+[logwatch]
+block = false
+[logwatch.flood]
+min_rps = 50
+[logwatch.decisions]
+allowlist = ["10.0.0.0/8"]
+ban_minutes = 30
+[[logwatch.files]]
+path = "/var/log/nginx/portal.access.log"
+site = "portal"
+[[logwatch.files]]
+path = "/var/log/nginx/zfcg.access.log"
+format = { nginx = { format = '$remote_addr [$time_local] "$request" $status $host' } }
+start_at = "beginning"
+
+[[sites]]
+name = "portal"
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+"##,
+    );
+    let logwatch = &plan.logwatch;
+    assert!(logwatch.enabled && logwatch.signals && !logwatch.block);
+    assert_eq!(logwatch.flood.min_rps, 50.0);
+    assert_eq!(logwatch.flood.quiet_seconds, 10, "defaults fill the rest");
+    assert_eq!(logwatch.decisions.ban_minutes, 30);
+    assert_eq!(logwatch.files[0].site.as_deref(), Some("portal"));
+    assert_eq!(
+        logwatch.files[1].start_at,
+        sitewarden_logwatch::tail::StartAt::Beginning
+    );
+    assert_eq!(logwatch.files[1].format.name(), "nginx");
+    let defaults = load(MINIMAL).logwatch;
+    assert!(defaults.enabled && defaults.block && defaults.files.is_empty());
+}
+
+#[test]
+fn logwatch_mistakes_are_reported_with_their_paths() {
+    check(
+        r##"
+[organisation]
+name = "示例单位"
+
+[logwatch]
+web_shell_signal_confidence = 2
+[logwatch.flood]
+min_rps = -1
+min_rsp = 5
+[logwatch.decisions]
+ban_minutes = 0
+[logwatch.detect]
+disabled_rules = ["no-such-rule"]
+[[logwatch.files]]
+path = "/var/log/nginx/a.log"
+site = "intranet"
+[[logwatch.files]]
+path = "/var/log/nginx/a.log"
+format = { nginx = { format = "$status" } }
+[[logwatch.files]]
+path = "/var/log/nginx/b.log"
+colour = "red"
+
+[[sites]]
+name = "portal"
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+"##,
+        &[
+            "logwatch.web_shell_signal_confidence: must be between 0 and 1 (line 6)",
+            "logwatch.flood.min_rps: must be a finite number ≥ 0 (line 8)",
+            "logwatch.flood.min_rsp: unknown key (line 9)",
+            "logwatch.decisions.ban_minutes: must be at least 1 (line 11)",
+            "logwatch.detect.disabled_rules: no built-in rule \"no-such-rule\" (line 13)",
+            "logwatch.files[0].site: no site named \"intranet\" in [[sites]] (line 16)",
+            "logwatch.files[1].path: /var/log/nginx/a.log is followed twice (line 18)",
+            "logwatch.files[1].format: log_format \"$status\": no $remote_addr (line 19)",
+            "logwatch.files[2].colour: unknown key (line 22)",
+        ],
+    );
+}

@@ -13,6 +13,7 @@
 mod channels;
 pub mod containment;
 mod messages;
+mod offenders;
 mod runner;
 
 pub use channels::channels_from_plan;

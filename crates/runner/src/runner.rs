@@ -286,6 +286,16 @@ impl Runner {
         let to = match action {
             PlaybookAction::Contain => SiteState::Maintenance,
             PlaybookAction::ReopenSite => SiteState::Serving,
+            PlaybookAction::BlockOffenders => {
+                let done =
+                    crate::offenders::block_offenders(&self.store, &self.plan, incident, now)
+                        .await?;
+                return Ok(format!(
+                    "{} ({}): {done}",
+                    action.as_str(),
+                    action.name_zh()
+                ));
+            }
             other => return Ok(step_detail(other)),
         };
         let mut lines = Vec::new();

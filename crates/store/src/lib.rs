@@ -17,6 +17,7 @@ mod engine;
 mod error;
 mod evidence;
 mod incidents;
+mod offenders;
 mod outbox;
 
 pub use baselines::{BaselineVersion, StoredBaseline};
@@ -27,6 +28,7 @@ pub use engine::ApplyError;
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
+pub use offenders::{Offender, OffenderUpdate};
 pub use outbox::{NewMessage, OutboxMessage, OutboxState};
 
 use sqlx::SqlitePool;

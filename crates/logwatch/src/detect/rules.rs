@@ -660,7 +660,6 @@ pub const BUILTIN_RULES: &[BuiltinRule] = &[
 
 /// Extra rules from the plan, with the same fields as the built-in ones.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct CustomRule {
     /// Identifier reported with each hit.
     pub id: String,

@@ -23,7 +23,7 @@ pub const MAX_DEPTH: usize = 16;
 /// first one present wins; the defaults cover nginx, Caddy, Traefik and
 /// ECS naming.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct JsonFields {
     /// The request time: ISO 8601 text, CLF text or epoch seconds.
     pub time: Vec<String>,

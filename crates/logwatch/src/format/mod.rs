@@ -31,7 +31,7 @@ use crate::record::Record;
 // A configuration value, made once per file: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Guess from the first lines: JSON, IIS W3C, combined or common.
     #[default]

@@ -83,7 +83,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;
-    let gateway = super::serve::start_gateway(&plan, &data).await?;
+    let front = super::serve::Front::start(&plan, &data, &store).await?;
     println!();
 
     let cancel = CancellationToken::new();
@@ -155,9 +155,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         None => Ok(ExitCode::SUCCESS),
     };
     cancel.cancel();
-    if let Some(gateway) = gateway {
-        tokio::task::spawn_blocking(move || gateway.stop()).await?;
-    }
+    front.stop().await?;
     let _ = probe_loop.await;
     let _ = runner_task.await;
     let _ = waker.await;

@@ -301,6 +301,7 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             .unwrap_or_else(|| GatewayConfig::default().threads),
         grace: Duration::from_secs(5),
         origin_timeout: Duration::from_secs(60),
+        tap: None,
     })
 }
 

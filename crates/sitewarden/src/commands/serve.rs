@@ -52,8 +52,8 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     ));
     let guards = start_guards(&plan, data, &store, &runner, &cancel);
     prepare_backends(&plan).await;
-    let gateway = match start_gateway(&plan, data).await {
-        Ok(gateway) => gateway,
+    let front = match Front::start(&plan, data, &store).await {
+        Ok(front) => front,
         Err(error) => {
             cancel.cancel();
             return Err(error);
@@ -61,9 +61,7 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     };
     monitor.run(cancel.clone()).await;
     cancel.cancel();
-    if let Some(gateway) = gateway {
-        tokio::task::spawn_blocking(move || gateway.stop()).await?;
-    }
+    front.stop().await?;
     let _ = printer.await;
     for guard in guards {
         let _ = guard.await;
@@ -108,29 +106,84 @@ async fn prepare_backends(plan: &Plan) {
     }
 }
 
-/// Starts the gateway when the plan has a `[gateway]` section; a gateway
-/// that cannot start (its address taken, a bad certificate) stops serve:
-/// containment depends on it.
-pub async fn start_gateway(
-    plan: &Plan,
-    data: &Path,
-) -> anyhow::Result<Option<sitewarden_gateway::GatewayHandle>> {
-    if plan.gateway.is_none() {
-        return Ok(None);
+/// What stands in front of the sites and watches their traffic: the
+/// gateway (when the plan has `[gateway]`) and live log watching of its
+/// requests and the plan's `[[logwatch.files]]`.
+pub struct Front {
+    gateway: Option<sitewarden_gateway::GatewayHandle>,
+    logwatch: Option<sitewarden_livewatch::LiveWatch>,
+}
+
+/// Lines the gateway's tap holds for live log watching before it drops.
+const TAP_CAPACITY: usize = 65_536;
+
+impl Front {
+    /// Starts the gateway, then live log watching. A gateway that cannot
+    /// start (its address taken, a bad certificate) stops serve:
+    /// containment depends on it; so does a log file that cannot be
+    /// followed.
+    pub async fn start(plan: &Plan, data: &Path, store: &Store) -> anyhow::Result<Front> {
+        let watch_logs = plan.logwatch.enabled;
+        let (tap, tap_lines) = if plan.gateway.is_some() && watch_logs {
+            let (tap, lines) = sitewarden_gateway::tap::RequestTap::channel(TAP_CAPACITY);
+            (Some(std::sync::Arc::new(tap)), Some(lines))
+        } else {
+            (None, None)
+        };
+        let gateway = match &plan.gateway {
+            None => None,
+            Some(_) => {
+                let mut config = super::gateway::config_from_plan(plan, data)?;
+                config.tap = tap;
+                let data_dir = data.to_path_buf();
+                let handle = tokio::task::spawn_blocking(move || {
+                    let handle = sitewarden_gateway::start(config, &data_dir, None)?;
+                    handle.wait_ready(std::time::Duration::from_secs(10))?;
+                    Ok::<_, sitewarden_gateway::GatewayError>(handle)
+                })
+                .await?
+                .map_err(|error| anyhow::anyhow!("the gateway cannot start: {error}"))?;
+                for addr in handle.listen() {
+                    println!("gateway listening on {addr}");
+                }
+                Some(handle)
+            }
+        };
+        let logwatch =
+            match sitewarden_livewatch::LiveWatch::start(plan, store.clone(), data, tap_lines) {
+                Ok(logwatch) => logwatch,
+                Err(problem) => {
+                    if let Some(gateway) = gateway {
+                        tokio::task::spawn_blocking(move || gateway.stop()).await?;
+                    }
+                    anyhow::bail!("live log watching cannot start: {problem}");
+                }
+            };
+        if let Some(logwatch) = &logwatch {
+            println!("watching access logs: {}", logwatch.watching.join("; "));
+        }
+        Ok(Front { gateway, logwatch })
     }
-    let config = super::gateway::config_from_plan(plan, data)?;
-    let data_dir = data.to_path_buf();
-    let handle = tokio::task::spawn_blocking(move || {
-        let handle = sitewarden_gateway::start(config, &data_dir, None)?;
-        handle.wait_ready(std::time::Duration::from_secs(10))?;
-        Ok::<_, sitewarden_gateway::GatewayError>(handle)
-    })
-    .await?
-    .map_err(|error| anyhow::anyhow!("the gateway cannot start: {error}"))?;
-    for addr in handle.listen() {
-        println!("gateway listening on {addr}");
+
+    /// Stops the gateway (in-flight requests finish), then log watching
+    /// (the offsets are saved, what it found is recorded).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(gateway) = self.gateway {
+            tokio::task::spawn_blocking(move || gateway.stop()).await?;
+        }
+        if let Some(logwatch) = self.logwatch {
+            let stats = logwatch.stop().await;
+            println!(
+                "log watching stopped: {} requests read, {} attacks, {} floods, {} signals, {} addresses blocked",
+                stats.watch.requests,
+                stats.recorder.attacks,
+                stats.recorder.floods,
+                stats.recorder.signals,
+                stats.recorder.blocks
+            );
+        }
+        Ok(())
     }
-    Ok(Some(handle))
 }
 
 /// Starts a guard watcher for every web root of the plan that has an
