@@ -8,6 +8,11 @@
 //! the last clean check before the bad one (the content may have changed
 //! right after it), else the bad check itself — and ends at containment or
 //! restore. An exposure still open is measured up to `now`.
+//!
+//! While a site is cut off from external service ([`CutOff`]: switched to
+//! maintenance through its containment backend) nothing it serves can be
+//! seen, so no exposure runs then: a signal during a cut-off starts none,
+//! and one after the site is reopened starts no earlier than the reopening.
 
 use crate::time::{human_duration, human_duration_zh, seconds_between};
 use jiff::Timestamp;
@@ -35,6 +40,13 @@ pub enum StartBasis {
     FirstBadCheck,
     /// A person said when it began.
     Reported,
+    /// The site was reopened (switched back to serving after a cut-off)
+    /// with the page still bad: it could be seen again from then, not
+    /// before.
+    Reopened,
+    /// The page's previous exposure of the same kind ended here (it was
+    /// restored): whatever was seen before is counted in that one.
+    PreviousEnd,
 }
 
 /// What ended an exposure.
@@ -82,6 +94,30 @@ impl ExposureStart {
                 basis: StartBasis::FirstBadCheck,
             }
         }
+    }
+}
+
+/// A time a site was cut off from external service: switched to
+/// maintenance through its containment backend (the gateway, nginx, a
+/// command) and back. Visitors get the maintenance page, so nothing the
+/// site serves is exposed while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CutOff {
+    /// The plan's site name.
+    pub site: String,
+    /// When the switch to maintenance was in force.
+    pub from: Timestamp,
+    /// When the site was switched back to serving; `None` while it is
+    /// still cut off.
+    pub until: Option<Timestamp>,
+}
+
+impl CutOff {
+    /// Whether the cut-off is still in force at `at`, or began after it
+    /// and has not ended by then (a signal observed just before the switch
+    /// and recorded after it).
+    pub fn blocks_after(&self, at: Timestamp) -> bool {
+        self.until.is_none_or(|until| until > at)
     }
 }
 

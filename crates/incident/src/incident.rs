@@ -10,7 +10,7 @@
 //! Derived views (the suggested level, the clocks, the actions due) are
 //! computed from it by `level`, `clocks` and `actions`.
 
-use crate::exposure::{EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
+use crate::exposure::{CutOff, EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
 use crate::model::{IncidentState, Signal, SignalKind, SignalSource};
 use crate::playbook::{ApprovalAnswer, ApprovalError, ApprovalRequest};
 use crate::rules::Rules;
@@ -117,6 +117,10 @@ pub struct Incident {
     pub sites: Vec<String>,
     /// Per page (or site) exposure.
     pub exposures: Vec<PageExposure>,
+    /// When its sites were cut off from external service and reopened
+    /// (`Command::CutOff`, `Command::Reopen`), oldest first.
+    #[serde(default)]
+    pub cut_offs: Vec<CutOff>,
     /// How many signals joined it.
     pub signal_count: u32,
     /// Where it stands.
@@ -160,6 +164,26 @@ pub enum Command {
     /// no longer served.
     Contain {
         /// What was done.
+        note: String,
+    },
+    /// A site of the incident was switched to maintenance through its
+    /// containment backend, and the switch is in force: nothing it serves
+    /// can be seen. Like `Contain` for that site (its defacement exposures
+    /// end, the incident is contained), and until `Reopen` no signal of
+    /// the site starts an exposure: what the probe sees then is the
+    /// maintenance page, not an attack.
+    CutOff {
+        /// The plan's site name.
+        site: String,
+        /// What was done (backend, who, why).
+        note: String,
+    },
+    /// A site that was cut off serves again: a page still bad from now on
+    /// is exposed again, from this moment.
+    Reopen {
+        /// The plan's site name.
+        site: String,
+        /// What was done (backend, who, why).
         note: String,
     },
     /// Pages were put back, or the site came back up. `site` and `page`
@@ -285,6 +309,7 @@ impl Incident {
             discovered_at,
             sites: Vec::new(),
             exposures: Vec::new(),
+            cut_offs: Vec::new(),
             signal_count: 0,
             state: IncidentState::Detected,
             drill: signal.drill,
@@ -340,6 +365,15 @@ impl Incident {
         let mut incident = Incident::open(id, summary.to_owned(), &signal, Some(start), rules);
         incident.reporter = Some(reporter.to_owned());
         incident
+    }
+
+    /// Since when `site` is cut off from external service, if it is now.
+    pub fn cut_off_since(&self, site: &str) -> Option<Timestamp> {
+        self.cut_offs
+            .iter()
+            .rev()
+            .find(|cut_off| cut_off.site == site && cut_off.until.is_none())
+            .map(|cut_off| cut_off.from)
     }
 
     /// The flags the state machine needs.
@@ -435,14 +469,30 @@ impl Incident {
             at,
             basis: StartBasis::FirstBadCheck,
         });
+        let (start, ended_at) = match self.servable_stretch(&signal.site, &page, kind, start, at) {
+            Ok(stretch) => stretch,
+            Err(why) => {
+                let subject = match &page {
+                    Some(page) => format!("{}/{page}", signal.site),
+                    None => signal.site.clone(),
+                };
+                self.record(
+                    at,
+                    signal.source.as_str(),
+                    EventKind::Note,
+                    format!("no new exposure of {subject}: {why}"),
+                );
+                return;
+            }
+        };
         let exposure = PageExposure {
             site: signal.site.clone(),
             page,
             home,
             kind,
             start,
-            ended_at: None,
-            ended_by: None,
+            ended_at,
+            ended_by: ended_at.map(|_| EndBasis::Contained),
         };
         let detail = format!(
             "{} from {} ({:?})",
@@ -450,6 +500,7 @@ impl Incident {
             start.at,
             start.basis
         );
+        let ended = ended_at.map(|ended_at| (ended_at, exposure.describe(ended_at).0));
         self.exposures.push(exposure);
         self.record(
             at,
@@ -457,6 +508,98 @@ impl Incident {
             EventKind::ExposureStarted,
             detail,
         );
+        if let Some((ended_at, detail)) = ended {
+            self.record(
+                at,
+                signal.source.as_str(),
+                EventKind::ExposureEnded,
+                format!("{detail} (until the site was cut off at {ended_at})"),
+            );
+        }
+    }
+
+    /// When the bad state a signal observed at `at` could be seen, given
+    /// that it may have begun at `start`: from `start` (moved later past
+    /// what earlier exposures and cut-offs already account for) to the
+    /// next cut-off of the site, or still going (`None`). `Err` says why
+    /// nothing could be seen at all:
+    ///
+    /// - a previous exposure of the page ended by containment, and the
+    ///   site has not been reopened since: the containment stands, and
+    ///   later signals (the probe seeing the maintenance page, the guard
+    ///   repairing a file again) do not restart it;
+    /// - the site is cut off from `start` on.
+    ///
+    /// Content seen before a previous exposure of the page ended (it was
+    /// restored) is counted in that exposure, and content seen before the
+    /// site was reopened could not be seen at all: a new exposure starts
+    /// after both.
+    fn servable_stretch(
+        &self,
+        site: &str,
+        page: &Option<String>,
+        kind: ExposureKind,
+        mut start: ExposureStart,
+        at: Timestamp,
+    ) -> Result<(ExposureStart, Option<Timestamp>), String> {
+        let cut_offs: Vec<&CutOff> = self
+            .cut_offs
+            .iter()
+            .filter(|cut_off| cut_off.site == site)
+            .collect();
+        let reopened_after = |moment: Timestamp| {
+            cut_offs
+                .iter()
+                .any(|cut_off| cut_off.until.is_some_and(|until| until > moment))
+        };
+        let previous = self
+            .exposures
+            .iter()
+            .filter(|known| known.site == site && known.page == *page && known.kind == kind)
+            .filter_map(|known| Some((known.ended_at?, known.ended_by?)))
+            .max_by_key(|(ended_at, _)| *ended_at);
+        if let Some((ended_at, ended_by)) = previous {
+            if ended_by == EndBasis::Contained && !reopened_after(ended_at) {
+                return Err(format!(
+                    "its exposure ended when it was contained at {ended_at}, and {site} has not \
+                     been reopened since"
+                ));
+            }
+            if start.at < ended_at {
+                start = ExposureStart {
+                    at: ended_at,
+                    basis: StartBasis::PreviousEnd,
+                };
+            }
+        }
+        if let Some(reopened) = cut_offs
+            .iter()
+            .filter_map(|cut_off| cut_off.until)
+            .filter(|until| *until <= at)
+            .max()
+            && start.at < reopened
+        {
+            start = ExposureStart {
+                at: reopened,
+                basis: StartBasis::Reopened,
+            };
+        }
+        let blocking = cut_offs.iter().filter(|cut_off| cut_off.blocks_after(at));
+        if let Some(since) = blocking
+            .clone()
+            .map(|cut_off| cut_off.from)
+            .filter(|from| *from <= start.at)
+            .min()
+        {
+            return Err(format!(
+                "{site} is cut off from external service since {since}: nothing it serves can be seen"
+            ));
+        }
+        let ended_at = blocking
+            .map(|cut_off| cut_off.from)
+            .filter(|from| *from > start.at)
+            .min();
+        Ok((start, ended_at))
     }
 
     fn end_exposures(
@@ -557,6 +700,45 @@ impl Incident {
                     exposure.kind == ExposureKind::Defaced
                 });
                 self.record(at, actor, EventKind::Note, format!("contained: {note}"));
+            }
+            Command::CutOff { site, note } => {
+                self.advance_to(IncidentState::Contained, at, actor)?;
+                if self.cut_off_since(&site).is_none() {
+                    self.cut_offs.push(CutOff {
+                        site: site.clone(),
+                        from: at,
+                        until: None,
+                    });
+                }
+                self.end_exposures(at, actor, EndBasis::Contained, |exposure| {
+                    exposure.kind == ExposureKind::Defaced && exposure.site == site
+                });
+                self.record(
+                    at,
+                    actor,
+                    EventKind::Note,
+                    format!("contained: {site} cut off from external service: {note}"),
+                );
+            }
+            Command::Reopen { site, note } => {
+                if let Some(cut_off) = self
+                    .cut_offs
+                    .iter_mut()
+                    .rev()
+                    .find(|cut_off| cut_off.site == site && cut_off.until.is_none())
+                {
+                    cut_off.until = Some(at.max(cut_off.from));
+                }
+                self.situation_changes.push(SituationChange {
+                    at,
+                    what: format!("site {site} reopened"),
+                });
+                self.record(
+                    at,
+                    actor,
+                    EventKind::Note,
+                    format!("reopened: {site} serves again: {note}"),
+                );
             }
             Command::Restore { site, page } => {
                 self.end_exposures(at, actor, EndBasis::Restored, |exposure| {

@@ -36,7 +36,7 @@ pub use actions::{Action, Recipient, chain_for, due_actions, recipients};
 pub use classification::{Classification, classify};
 pub use clocks::{Clock, ClockName, ClockStatus, clocks};
 pub use duty::{CalendarDays, HandOver, hand_overs, on_duty, people_day, shifts_at, staffed_as};
-pub use exposure::{EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
+pub use exposure::{CutOff, EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
 pub use fold::{FoldDecision, fold};
 pub use incident::{
     Acknowledgement, Command, CommandError, Incident, LevelDecision, ReportKind, ReportRecord,

@@ -578,6 +578,327 @@ fn a_running_exposure_says_when_it_reaches_the_next_indicator() {
     assert_eq!(suggestion.rises_at, Some(at("11:00:00")));
 }
 
+/// A signal as the probe raises it, with its exposure start.
+fn probe_signal(
+    kind: SignalKind,
+    page: &str,
+    time: &str,
+    score: u32,
+    start: (&str, StartBasis),
+) -> Command {
+    Command::Signal {
+        signal: Signal {
+            site: "portal".into(),
+            page: Some(page.into()),
+            kind,
+            source: SignalSource::Probe,
+            score,
+            reasons: vec!["the page answers HTTP 503".into()],
+            observed_at_ms: at(time).as_millisecond(),
+            drill: false,
+        },
+        exposure: Some(ExposureStart {
+            at: at(start.0),
+            basis: start.1,
+        }),
+    }
+}
+
+/// A defacement of the portal home page seen at 09:00:00, the page last
+/// clean at 08:59:48.
+fn home_page_defaced_at_nine(rules: &Rules<'_>) -> Incident {
+    Incident::open(
+        1,
+        "portal defaced".into(),
+        &defacement("portal", "home", "09:00:00"),
+        Some(ExposureStart {
+            at: at("08:59:48"),
+            basis: StartBasis::LastCleanCheck,
+        }),
+        rules,
+    )
+}
+
+/// (kind, page, start, end, ended by) of every exposure.
+fn exposures_of(incident: &Incident) -> Vec<String> {
+    incident
+        .exposures
+        .iter()
+        .map(|exposure| {
+            format!(
+                "{:?} {} {} ({:?}) → {}",
+                exposure.kind,
+                exposure.page.as_deref().unwrap_or("-"),
+                exposure.start.at,
+                exposure.start.basis,
+                exposure
+                    .ended_at
+                    .map(|end| format!("{end} ({:?})", exposure.ended_by.unwrap()))
+                    .unwrap_or_else(|| "open".into())
+            )
+        })
+        .collect()
+}
+
+/// Regression: after containment the probe kept checking, saw the
+/// maintenance page (HTTP 503), kept the page's "defaced" verdict with
+/// score 0 and signalled it; the engine opened a new defacement exposure
+/// from the last clean check that ran while the site was cut off, so a
+/// 12-second defacement read "3 h" and the suggested level climbed.
+#[test]
+fn a_contained_exposure_is_not_restarted_by_later_signals() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = home_page_defaced_at_nine(&rules);
+    apply(
+        &mut incident,
+        &rules,
+        Command::Contain {
+            note: "cut off".into(),
+        },
+        "白班",
+        "09:00:00",
+    );
+    let before = (
+        exposures_of(&incident),
+        suggest_level(&rules, &incident, at("09:00:00")),
+    );
+    apply(
+        &mut incident,
+        &rules,
+        probe_signal(
+            SignalKind::Defacement,
+            "home",
+            "09:01:00",
+            0,
+            ("08:59:48", StartBasis::LastCleanCheck),
+        ),
+        "probe",
+        "09:01:00",
+    );
+    let after = (
+        exposures_of(&incident),
+        suggest_level(&rules, &incident, at("12:01:00")),
+    );
+    assert_eq!(after, before);
+    assert_eq!(
+        incident.exposures[0].describe(at("12:01:00")).0,
+        "home page of portal showed defaced content for 12 s"
+    );
+}
+
+/// While sitewarden has a site cut off (the contain step, `sitewarden
+/// contain`), no signal of the site starts an exposure — neither the
+/// maintenance page judged as a defacement nor as an outage. Once it is
+/// reopened, a page still defaced is exposed again from the reopening.
+#[test]
+fn a_cut_off_site_starts_no_exposure_until_it_is_reopened() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = home_page_defaced_at_nine(&rules);
+    apply(
+        &mut incident,
+        &rules,
+        Command::CutOff {
+            site: "portal".into(),
+            note: "gateway: maintenance".into(),
+        },
+        "sitewarden",
+        "09:00:02",
+    );
+    assert_eq!(incident.state, IncidentState::Contained);
+    assert_eq!(incident.cut_off_since("portal"), Some(at("09:00:02")));
+    let before = (
+        exposures_of(&incident),
+        suggest_level(&rules, &incident, at("09:00:02")),
+    );
+    assert_eq!(
+        before.0,
+        [format!(
+            "Defaced home {} (LastCleanCheck) → {} (Contained)",
+            at("08:59:48"),
+            at("09:00:02")
+        )]
+    );
+    for (kind, page, time) in [
+        (SignalKind::Defacement, "home", "09:01:00"),
+        (SignalKind::Unavailable, "home", "09:02:00"),
+        (SignalKind::Defacement, "notices", "09:03:00"),
+        (SignalKind::Unavailable, "notices", "11:00:00"),
+    ] {
+        apply(
+            &mut incident,
+            &rules,
+            probe_signal(
+                kind,
+                page,
+                time,
+                0,
+                ("09:00:30", StartBasis::LastCleanCheck),
+            ),
+            "probe",
+            time,
+        );
+    }
+    // A defacement the guard repaired while the site was cut off.
+    apply(
+        &mut incident,
+        &rules,
+        probe_signal(
+            SignalKind::Defacement,
+            "home",
+            "10:00:00",
+            90,
+            ("10:00:00", StartBasis::GuardEvent),
+        ),
+        "guard",
+        "10:00:00",
+    );
+    assert_eq!(
+        (
+            exposures_of(&incident),
+            suggest_level(&rules, &incident, at("12:00:02"))
+        ),
+        before,
+        "three hours on, nothing changed"
+    );
+    assert!(
+        incident.timeline.events().iter().any(|event| event
+            .detail
+            .contains("is cut off from external service since")),
+        "the timeline says why no exposure started"
+    );
+
+    // Reopened at 12:30 with the home page still defaced: a new exposure
+    // from the reopening, not from the last clean check before the attack.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Reopen {
+            site: "portal".into(),
+            note: "gateway: serving".into(),
+        },
+        "组长",
+        "12:30:00",
+    );
+    assert_eq!(incident.cut_off_since("portal"), None);
+    apply(
+        &mut incident,
+        &rules,
+        probe_signal(
+            SignalKind::Defacement,
+            "home",
+            "12:31:00",
+            90,
+            ("08:59:48", StartBasis::LastCleanCheck),
+        ),
+        "probe",
+        "12:31:00",
+    );
+    let reopened = incident.exposures.last().expect("a new exposure");
+    assert_eq!(
+        (reopened.start.at, reopened.start.basis, reopened.ended_at),
+        (at("12:30:00"), StartBasis::Reopened, None)
+    );
+    let suggestion = suggest_level(&rules, &incident, at("13:00:00"));
+    assert_eq!(suggestion.level, "III", "{:#?}", suggestion.reasons);
+    assert!(suggestion.reasons.iter().any(|reason| reason.text_en
+        == "home page of portal showed defaced content for 30 min so far: at or above the 30 min indicator for level III"));
+}
+
+/// A check that fetched the page just before the cut-off and was recorded
+/// just after it saw what visitors were served until the cut-off.
+#[test]
+fn a_defacement_seen_just_before_a_cut_off_is_exposed_until_it() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = home_page_defaced_at_nine(&rules);
+    apply(
+        &mut incident,
+        &rules,
+        Command::CutOff {
+            site: "portal".into(),
+            note: "gateway: maintenance".into(),
+        },
+        "sitewarden",
+        "09:00:02",
+    );
+    apply(
+        &mut incident,
+        &rules,
+        probe_signal(
+            SignalKind::Defacement,
+            "notices",
+            "09:00:03",
+            80,
+            ("08:59:00", StartBasis::LastCleanCheck),
+        ),
+        "probe",
+        "09:00:03",
+    );
+    assert_eq!(
+        exposures_of(&incident)[1],
+        format!(
+            "Defaced notices {} (LastCleanCheck) → {} (Contained)",
+            at("08:59:00"),
+            at("09:00:02")
+        )
+    );
+}
+
+/// A page the guard restored in milliseconds and the probe then found
+/// defaced again: the new exposure starts after the restore, not at the
+/// probe's last clean check before the first one.
+#[test]
+fn a_restored_exposure_is_not_counted_twice() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let guard_event: Timestamp = at("09:00:00");
+    let restored = guard_event
+        .checked_add(jiff::SignedDuration::from_millis(2))
+        .unwrap();
+    let mut incident = Incident::open(
+        1,
+        "portal defaced".into(),
+        &defacement("portal", "home", "09:00:00"),
+        Some(ExposureStart {
+            at: guard_event,
+            basis: StartBasis::GuardEvent,
+        }),
+        &rules,
+    );
+    incident
+        .apply(
+            &rules,
+            Command::Restore {
+                site: Some("portal".into()),
+                page: Some("home".into()),
+            },
+            "guard",
+            restored,
+        )
+        .unwrap();
+    assert_eq!(incident.exposures[0].ended_at, Some(restored));
+    apply(
+        &mut incident,
+        &rules,
+        probe_signal(
+            SignalKind::Defacement,
+            "home",
+            "09:01:00",
+            90,
+            ("08:59:00", StartBasis::LastCleanCheck),
+        ),
+        "probe",
+        "09:01:00",
+    );
+    let second = &incident.exposures[1];
+    assert_eq!(
+        (second.start.at, second.start.basis),
+        (restored, StartBasis::PreviousEnd)
+    );
+}
+
 #[test]
 fn an_acknowledgement_stops_the_chain_but_not_duties_to_authorities() {
     let plan = plan();
