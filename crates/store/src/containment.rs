@@ -22,6 +22,14 @@ pub struct SiteSwitchRecord {
     pub at_ms: i64,
 }
 
+impl SiteSwitchRecord {
+    /// Whether the site is switched to maintenance: cut off from external
+    /// service, visitors get the maintenance page.
+    pub fn is_cut_off(&self) -> bool {
+        self.mode == "maintenance"
+    }
+}
+
 /// One switch and what a backend did with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchEvent {
@@ -96,6 +104,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(switch_from_row).collect())
+    }
+
+    /// One site's switch as last set; `None` when it was never switched.
+    pub async fn site_switch(&self, site: &str) -> Result<Option<SiteSwitchRecord>> {
+        let row = sqlx::query(
+            "SELECT site, mode, reason, by_actor, at_ms FROM site_switches WHERE site = $1",
+        )
+        .bind(site)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(switch_from_row))
     }
 
     /// The switch history, newest first, for one site or all.
@@ -212,6 +231,9 @@ mod tests {
         }
         let now = store.site_switches().await.unwrap();
         assert_eq!(now, vec![switch("maintenance", 1)]);
+        let portal = store.site_switch("portal").await.unwrap().unwrap();
+        assert!(portal.is_cut_off());
+        assert_eq!(store.site_switch("other").await.unwrap(), None);
         let history = store.switch_events(Some("portal"), 10).await.unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].outcome, "failed");

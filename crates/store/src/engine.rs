@@ -59,11 +59,13 @@ impl Store {
         title: &str,
         signal: &Signal,
         exposure: Option<ExposureStart>,
+        restored_at: Option<Timestamp>,
     ) -> Result<bool> {
         let Some(rules) = self.rules() else {
             return Ok(false);
         };
-        let incident = Incident::open(id, title.to_string(), signal, exposure, &rules);
+        let mut incident = Incident::open(id, title.to_string(), signal, exposure, &rules);
+        restore_page(&mut incident, &rules, signal, restored_at);
         save(
             tx,
             &incident,
@@ -87,6 +89,7 @@ impl Store {
         id: i64,
         signal: &Signal,
         exposure: Option<ExposureStart>,
+        restored_at: Option<Timestamp>,
     ) -> Result<bool> {
         let Some(rules) = self.rules() else {
             return Ok(false);
@@ -104,6 +107,7 @@ impl Store {
             .apply(&rules, command, signal.source.as_str(), signal_time(signal))
             .is_ok()
         {
+            restore_page(&mut incident, &rules, signal, restored_at);
             save(tx, &incident, &rules, mirrored, signal_time(signal)).await?;
         }
         Ok(true)
@@ -222,6 +226,25 @@ impl Store {
         tx.commit().await?;
         Ok(incident)
     }
+}
+
+/// Ends the exposure of the signal's page as restored at `restored_at`,
+/// when the sensor already put it right (the guard's repair).
+fn restore_page(
+    incident: &mut Incident,
+    rules: &Rules<'_>,
+    signal: &Signal,
+    restored_at: Option<Timestamp>,
+) {
+    let (Some(at), Some(page)) = (restored_at, &signal.page) else {
+        return;
+    };
+    let command = Command::Restore {
+        site: Some(signal.site.clone()),
+        page: Some(page.clone()),
+    };
+    // Restore is refused only on a closed incident, which takes no signal.
+    let _ = incident.apply(rules, command, signal.source.as_str(), at);
 }
 
 fn signal_time(signal: &Signal) -> Timestamp {

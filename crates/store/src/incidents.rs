@@ -8,6 +8,7 @@
 
 use crate::evidence::EvidenceRecord;
 use crate::{EvidenceInput, Result, Store, StoreError, from_json, to_json};
+use jiff::Timestamp;
 use sitewarden_incident::{
     Command, ExposureStart, FoldDecision, IncidentState, OpenIncident, Signal, SignalKind, fold,
 };
@@ -126,6 +127,32 @@ impl Store {
         exposure: Option<ExposureStart>,
         evidence: &[EvidenceInput],
     ) -> Result<SignalOutcome> {
+        self.raise(signal, exposure, None, evidence).await
+    }
+
+    /// Like [`Store::raise_signal_with_exposure`], for a bad state the
+    /// sensor has already put right (the guard restored the approved file
+    /// at `restored_at`): in the same transaction, the exposure of the
+    /// signal's page ends there, as restored (`Command::Restore`). A
+    /// signal without a page ends nothing.
+    pub async fn raise_restored_signal(
+        &self,
+        signal: &Signal,
+        exposure: Option<ExposureStart>,
+        restored_at: Timestamp,
+        evidence: &[EvidenceInput],
+    ) -> Result<SignalOutcome> {
+        self.raise(signal, exposure, Some(restored_at), evidence)
+            .await
+    }
+
+    async fn raise(
+        &self,
+        signal: &Signal,
+        exposure: Option<ExposureStart>,
+        restored_at: Option<Timestamp>,
+        evidence: &[EvidenceInput],
+    ) -> Result<SignalOutcome> {
         // Content first: a record never names bytes that are not on disk.
         let digests = evidence
             .iter()
@@ -177,7 +204,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 if !self
-                    .engine_open(&mut tx, id, &title, signal, exposure)
+                    .engine_open(&mut tx, id, &title, signal, exposure, restored_at)
                     .await?
                 {
                     append_event(
@@ -203,7 +230,7 @@ impl Store {
                 reclassify,
             } => {
                 let engine = self
-                    .engine_signal(&mut tx, incident_id, signal, exposure)
+                    .engine_signal(&mut tx, incident_id, signal, exposure, restored_at)
                     .await?;
                 if let Some((kind, classification)) = reclassify.filter(|_| !engine) {
                     sqlx::query(

@@ -198,3 +198,51 @@ async fn baselines_keep_versions_and_checks_keep_history_of_changes() {
         2
     );
 }
+
+/// The guard's repair: the signal and the restore of its page commit
+/// together, so a crash between them cannot leave an exposure running for
+/// a file that was put back within milliseconds.
+#[tokio::test]
+async fn a_restored_signal_ends_its_pages_exposure_in_the_same_transaction() {
+    use sitewarden_incident::{EndBasis, ExposureStart, StartBasis, timestamp_from_ms};
+    let plan = sitewarden_plan::Plan::from_toml_str(
+        r#"
+[organisation]
+name = "示例省财政厅"
+
+[[sites]]
+name = "portal"
+pages = [{ url = "https://portal.example.gov.test/" }]
+"#,
+    )
+    .expect("valid plan");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path())
+        .await
+        .unwrap()
+        .with_plan(std::sync::Arc::new(plan))
+        .unwrap();
+    let mut guard_signal = signal("portal", SignalKind::Defacement, 1_000, false);
+    guard_signal.source = SignalSource::Guard;
+    let start = ExposureStart {
+        at: timestamp_from_ms(1_000),
+        basis: StartBasis::GuardEvent,
+    };
+    let outcome = store
+        .raise_restored_signal(&guard_signal, Some(start), timestamp_from_ms(1_003), &[])
+        .await
+        .unwrap();
+    let incident = store
+        .engine_incident(outcome.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(incident.exposures.len(), 1);
+    let exposure = &incident.exposures[0];
+    assert_eq!(exposure.start, start);
+    assert!(exposure.home, "the plan's page at / is a home page");
+    assert_eq!(
+        (exposure.ended_at, exposure.ended_by),
+        (Some(timestamp_from_ms(1_003)), Some(EndBasis::Restored))
+    );
+}
