@@ -6,15 +6,18 @@
 //! playbook's automatic contain step, so a switch is recorded the same way
 //! whoever asked: in the store's `site_switches` (the state a gateway
 //! restores at start) and `switch_events` (who, when, why, what the backend
-//! did).
+//! did). A switch in force is also told to the site's open incidents
+//! (`Command::CutOff` / `Command::Reopen`), so the incident engine knows
+//! when nothing the site serves can be seen and measures no exposure then.
 
 use sitewarden_contain::{
     Backend, CommandBackend, CommandConfig, MaintenancePage, NginxBackend, NginxConfig, SiteState,
     Switch,
 };
 use sitewarden_gateway::control::{self, Request};
+use sitewarden_incident::Command;
 use sitewarden_plan::{ContainmentBackend, Plan, Site};
-use sitewarden_store::{SiteSwitchRecord, Store, StoreError, SwitchEvent};
+use sitewarden_store::{ApplyError, SiteSwitchRecord, Store, StoreError, SwitchEvent};
 use std::time::{Duration, Instant};
 
 /// A switch someone asked for.
@@ -43,6 +46,9 @@ pub struct SwitchOutcome {
     pub in_force: bool,
     /// What happened, in words.
     pub detail: String,
+    /// The open incidents of the site that were told of the switch (cut
+    /// off or reopened); none when it is not in force.
+    pub incidents: Vec<i64>,
 }
 
 /// Why a switch could not be made.
@@ -89,7 +95,7 @@ pub async fn switch_site(
 ) -> Result<SwitchOutcome, ContainmentError> {
     let site = plan.and_then(|plan| plan_site(plan, &request.site));
     let backend = site.map(Site::containment_backend);
-    match (site, backend) {
+    let mut outcome = match (site, backend) {
         (Some(site), Some(ContainmentBackend::Nginx | ContainmentBackend::Command)) => {
             external(store, site, request).await
         }
@@ -105,11 +111,59 @@ pub async fn switch_site(
                 backend: "none",
                 in_force: false,
                 detail,
+                incidents: Vec::new(),
             })
         }
         (Some(site), _) => gateway(store, &site.name, request, true).await,
         (None, _) => gateway(store, &request.site, request, false).await,
+    }?;
+    if outcome.in_force
+        && let Some(site) = site
+    {
+        outcome.incidents = tell_incidents(store, &site.name, &outcome, request).await?;
     }
+    Ok(outcome)
+}
+
+/// Tells the site's open incidents that it is cut off (switched to
+/// maintenance) or serves again; returns the ones that took it. An
+/// incident that refuses (closed meanwhile) or has no engine state (the
+/// store opened without the plan) is left alone.
+async fn tell_incidents(
+    store: &Store,
+    site: &str,
+    outcome: &SwitchOutcome,
+    request: &SwitchRequest,
+) -> Result<Vec<i64>, StoreError> {
+    let note = format!(
+        "{} via {} by {}: {}",
+        request.to.as_str(),
+        outcome.backend,
+        request.by,
+        request.reason
+    );
+    let mut told = Vec::new();
+    for incident in store.open_incidents(site).await? {
+        let command = match request.to {
+            SiteState::Maintenance => Command::CutOff {
+                site: site.to_string(),
+                note: note.clone(),
+            },
+            SiteState::Serving => Command::Reopen {
+                site: site.to_string(),
+                note: note.clone(),
+            },
+        };
+        match store
+            .apply_command(incident.id, command, &request.by, jiff::Timestamp::now())
+            .await
+        {
+            Ok(_) => told.push(incident.id),
+            Err(ApplyError::Store(error)) => return Err(error),
+            Err(error) => tracing::info!("incident #{}: {error}", incident.id),
+        }
+    }
+    Ok(told)
 }
 
 async fn record(
@@ -164,6 +218,7 @@ async fn gateway(
                 "in force on the running gateway (acknowledged in {} µs)",
                 took.as_micros()
             ),
+            incidents: Vec::new(),
         }),
         Ok(Some(response)) => {
             let problem = response.error.unwrap_or_else(|| "refused".into());
@@ -189,6 +244,7 @@ async fn gateway(
                 backend: "gateway",
                 in_force: false,
                 detail,
+                incidents: Vec::new(),
             })
         }
         Ok(None) => Err(ContainmentError::UnknownSite(request.site.clone())),
@@ -245,6 +301,7 @@ async fn external(
                 backend: name,
                 in_force: true,
                 detail,
+                incidents: Vec::new(),
             })
         }
         Err(error) => {

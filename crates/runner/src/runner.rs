@@ -298,8 +298,9 @@ impl Runner {
             }
             other => return Ok(step_detail(other)),
         };
+        // A switch in force is told to the site's open incidents by
+        // `switch_site` (Command::CutOff / Reopen): this one among them.
         let mut lines = Vec::new();
-        let mut in_force = Vec::new();
         for site in &incident.sites {
             let request = SwitchRequest {
                 site: site.clone(),
@@ -310,22 +311,11 @@ impl Runner {
             match switch_site(&self.store, Some(&self.plan), &request).await {
                 Ok(outcome) if outcome.in_force => {
                     lines.push(format!("{site}: {} — {}", outcome.backend, outcome.detail));
-                    in_force.push(format!("{site} ({})", outcome.backend));
                 }
                 Ok(outcome) => lines.push(format!("{site}: NOT in force — {}", outcome.detail)),
                 Err(ContainmentError::Store(error)) => return Err(RunnerError::Store(error)),
                 Err(error) => lines.push(format!("{site}: FAILED — {error}; do it by hand")),
             }
-        }
-        if to == SiteState::Maintenance && !in_force.is_empty() {
-            self.apply(
-                incident.id,
-                Command::Contain {
-                    note: format!("cut off automatically: {}", in_force.join(", ")),
-                },
-                now,
-            )
-            .await?;
         }
         Ok(format!(
             "{} ({}): {}",

@@ -1,13 +1,12 @@
 //! `sitewarden contain SITE --reason …` / `sitewarden release SITE`: cut a
 //! site off from external service (PLAN §5) or put it back, through the
 //! backend the plan names for it (the gateway, the organisation's nginx, a
-//! command). Recorded with who, when and why; an open incident of the site
-//! is marked contained.
+//! command). Recorded with who, when and why; the site's open incidents
+//! are told (marked contained when it is cut off; while it is, no exposure
+//! runs).
 
 use super::{load_plan, open_store, open_store_with_plan};
 use sitewarden_contain::SiteState;
-use sitewarden_incident::Command;
-use sitewarden_runner::containment::plan_site;
 use sitewarden_runner::{ContainmentError, SwitchRequest, switch_site};
 use std::path::Path;
 use std::process::ExitCode;
@@ -53,25 +52,10 @@ pub async fn run(
         outcome.backend,
         outcome.detail
     );
-    if to == SiteState::Maintenance
-        && outcome.in_force
-        && let Some(plan) = &plan
-        && let Some(site) = plan_site(plan, &outcome.site)
-    {
-        for incident in store.open_incidents(&site.name).await? {
-            let note = format!("cut off by {by} via {}: {reason}", outcome.backend);
-            match store
-                .apply_command(
-                    incident.id,
-                    Command::Contain { note },
-                    by,
-                    jiff::Timestamp::now(),
-                )
-                .await
-            {
-                Ok(_) => println!("incident #{} marked contained", incident.id),
-                Err(error) => println!("incident #{}: {error}", incident.id),
-            }
+    for id in &outcome.incidents {
+        match to {
+            SiteState::Maintenance => println!("incident #{id} marked contained (site cut off)"),
+            SiteState::Serving => println!("incident #{id}: site serving again"),
         }
     }
     if !outcome.in_force {
