@@ -46,7 +46,8 @@
 //! lexicons: a volatile news list can still be defaced.
 //!
 //! This module never produces [`Verdict::Down`] (the monitor does, on a
-//! failed fetch) and does no I/O.
+//! failed fetch) or [`Verdict::Contained`] (the monitor does, for a site
+//! cut off on purpose) and does no I/O.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -91,25 +92,33 @@ pub enum Verdict {
     /// The page could not be fetched (set by the monitor, never by
     /// [`compare`]).
     Down,
+    /// The site is deliberately cut off from external service (switched
+    /// to maintenance) and answered as a cut-off site does — an HTTP error
+    /// such as the maintenance page's 503, or nothing: that says nothing
+    /// about the page (set by the monitor, never by [`compare`]).
+    Contained,
 }
 
 impl Verdict {
     /// Every verdict, mildest first by [`Verdict::severity`].
-    pub const ALL: [Verdict; 4] = [
+    pub const ALL: [Verdict; 5] = [
         Verdict::Clean,
         Verdict::Changed,
+        Verdict::Contained,
         Verdict::Down,
         Verdict::Defaced,
     ];
 
-    /// Severity for combining verdicts: Clean 0 < Changed 1 < Down 2 <
-    /// Defaced 3. A defaced page is worse than an unreachable one.
+    /// Severity for combining verdicts: Clean 0 < Changed 1 < Contained 2
+    /// < Down 3 < Defaced 4. A defaced page is worse than an unreachable
+    /// one; a site cut off on purpose is neither.
     pub fn severity(self) -> u8 {
         match self {
             Verdict::Clean => 0,
             Verdict::Changed => 1,
-            Verdict::Down => 2,
-            Verdict::Defaced => 3,
+            Verdict::Contained => 2,
+            Verdict::Down => 3,
+            Verdict::Defaced => 4,
         }
     }
 
@@ -120,6 +129,7 @@ impl Verdict {
             Verdict::Changed => "changed",
             Verdict::Defaced => "defaced",
             Verdict::Down => "down",
+            Verdict::Contained => "contained",
         }
     }
 }
@@ -145,14 +155,14 @@ impl fmt::Display for Verdict {
 
 /// A string that is not a verdict name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown verdict {0:?}: expected clean, changed, defaced or down")]
+#[error("unknown verdict {0:?}: expected clean, changed, contained, defaced or down")]
 pub struct ParseVerdictError(pub String);
 
 impl FromStr for Verdict {
     type Err = ParseVerdictError;
 
-    /// Parses "clean", "changed", "defaced" or "down", ignoring ASCII case
-    /// and surrounding whitespace.
+    /// Parses "clean", "changed", "contained", "defaced" or "down",
+    /// ignoring ASCII case and surrounding whitespace.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let wanted = text.trim();
         Verdict::ALL
@@ -437,7 +447,7 @@ pub fn combine(browser: Assessment, crawler: Vec<Assessment>) -> Assessment {
     }
     combined.score = match combined.verdict {
         Verdict::Clean | Verdict::Changed => score.min(STRONG_WEIGHT - 1),
-        Verdict::Defaced | Verdict::Down => score.min(100),
+        Verdict::Defaced | Verdict::Down | Verdict::Contained => score.min(100),
     };
     combined
 }

@@ -35,6 +35,8 @@ pub struct PageCheck {
     pub page: String,
     /// The URL checked.
     pub url: String,
+    /// When the check began (Unix ms).
+    pub started_at_ms: i64,
     /// When the check finished (Unix ms).
     pub checked_at_ms: i64,
     /// The verdict of the analysis; `Down` when the browser fetch failed.
@@ -80,6 +82,7 @@ pub async fn check_page(
     baseline: &Baseline,
     now_ms: impl Fn() -> i64,
 ) -> PageCheck {
+    let started_at_ms = now_ms();
     let mut agents = vec![("browser".to_string(), targets.browser_user_agent.clone())];
     agents.extend(targets.crawlers.iter().cloned());
     let fetches = join_all(
@@ -93,6 +96,7 @@ pub async fn check_page(
         site: target.site.clone(),
         page: target.page.clone(),
         url: target.url.to_string(),
+        started_at_ms,
         checked_at_ms: 0,
         verdict: Verdict::Clean,
         score: 0,

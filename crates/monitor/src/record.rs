@@ -1,13 +1,28 @@
 //! Recording checks: availability tracking, the store's check history, and
 //! the turn of a defacement or an outage into a signal with its evidence.
+//!
+//! A site cut off on purpose (switched to maintenance through its
+//! containment backend, as the store's `site_switches` say) answers every
+//! check with the maintenance page's HTTP 503, or not at all. Such a check
+//! is recorded as [`Verdict::Contained`] and raises nothing: it is neither
+//! a defacement nor an outage, and it leaves the page's failure count
+//! alone. A check that sees the page answer normally is judged as always
+//! (a probe that reaches the origin behind the gateway still sees a page
+//! put back, or still defaced). A defacement is only ever signalled from a
+//! check that saw the page: a failed check that keeps the previous
+//! verdict until the page counts as down signals nothing.
 
 use crate::DrillRegistry;
 use crate::check::PageCheck;
 use crate::events::MonitorEvent;
 use crate::health::{HealthChange, PageHealth};
 use sitewarden_analysis::Verdict;
-use sitewarden_incident::{ExposureStart, Signal, SignalKind, SignalSource, timestamp_from_ms};
-use sitewarden_store::{CheckRecord, EvidenceInput, SignalOutcome, Store, StoreError};
+use sitewarden_incident::{
+    ExposureStart, Signal, SignalKind, SignalSource, StartBasis, timestamp_from_ms,
+};
+use sitewarden_store::{
+    CheckRecord, EvidenceInput, SignalOutcome, SiteSwitchRecord, Store, StoreError,
+};
 use std::collections::HashMap;
 use tokio::sync::{Mutex, broadcast};
 
@@ -24,6 +39,10 @@ struct PageMemory {
     /// When the page last checked clean or benignly changed (Unix ms): the
     /// earliest the defaced content can have been served is just after it.
     last_well_at: Option<i64>,
+    /// When its site was reopened after the page was last found cut off
+    /// (Unix ms), until it checks well again: content bad then could not
+    /// be served before the reopening.
+    reopened_at: Option<i64>,
 }
 
 /// The result of recording one check.
@@ -77,6 +96,7 @@ impl Recorder {
                     last_well_at: verdict
                         .filter(|verdict| verdict_is_well(*verdict))
                         .map(|_| state.checked_at),
+                    reopened_at: None,
                 },
             );
         }
@@ -95,13 +115,26 @@ impl Recorder {
     pub async fn record(&self, mut check: PageCheck) -> Result<Recorded, StoreError> {
         let key = (check.site.clone(), check.page.clone());
         let drill = self.drills.active(&check.site).is_some();
+        let switch = self.store.site_switch(&check.site).await?;
+        // Cut off before the check began: a check that started earlier may
+        // have fetched the page as it was served until then.
+        let cut_off = switch
+            .as_ref()
+            .filter(|switch| switch.is_cut_off() && switch.at_ms <= check.started_at_ms);
+        let contained = cut_off.is_some() && check.failure.is_some();
         let mut memory = self.memory.lock().await;
         let entry = memory.entry(key.clone()).or_default();
         let previous_verdict = entry.last_verdict;
-        let change = entry
-            .health
-            .observe(check.failure.is_none(), self.down_after_failures);
-        if check.failure.is_some() && !entry.health.down {
+        let change = if contained {
+            HealthChange::None
+        } else {
+            entry
+                .health
+                .observe(check.failure.is_none(), self.down_after_failures)
+        };
+        if let Some(switch) = cut_off.filter(|_| contained) {
+            mark_contained(&mut check, switch);
+        } else if check.failure.is_some() && !entry.health.down {
             // Not down yet: one failed check is not an outage. Keep the
             // previous verdict and say how close the page is to down.
             check.verdict = previous_verdict
@@ -124,14 +157,41 @@ impl Recorder {
         }
         let verdict = check.verdict;
         entry.last_verdict = Some(verdict);
+        if previous_verdict == Some(Verdict::Contained) && !contained {
+            // Serving again, as far as this probe can see.
+            entry.reopened_at = Some(
+                switch
+                    .as_ref()
+                    .filter(|switch| !switch.is_cut_off())
+                    .map_or(check.started_at_ms, |switch| switch.at_ms),
+            );
+        }
         let reasons = check.reason_lines();
-        let must_signal_defacement =
-            verdict == Verdict::Defaced && entry.last_signalled_reasons.as_ref() != Some(&reasons);
-        entry.last_signalled_reasons = (verdict == Verdict::Defaced).then_some(reasons);
+        // Whether this check's verdict is what it saw of the page: not a
+        // failure that keeps the previous verdict until the page counts
+        // as down, and not the maintenance page of a site cut off.
+        let saw_the_page = !contained && (check.failure.is_none() || verdict == Verdict::Down);
+        let must_signal_defacement = saw_the_page
+            && verdict == Verdict::Defaced
+            && entry.last_signalled_reasons.as_ref() != Some(&reasons);
+        if saw_the_page {
+            entry.last_signalled_reasons = (verdict == Verdict::Defaced).then_some(reasons);
+        } else if contained {
+            // Whatever is found once the site serves again is news.
+            entry.last_signalled_reasons = None;
+        }
         let last_well_at = entry.last_well_at;
+        let reopened_at = entry.reopened_at;
         if verdict_is_well(verdict) {
             entry.last_well_at = Some(check.checked_at_ms);
+            entry.reopened_at = None;
         }
+        let up = match verdict {
+            Verdict::Down => false,
+            Verdict::Contained => !entry.health.down,
+            _ => true,
+        };
+        let consecutive_failures = entry.health.consecutive_failures;
         let site_well = verdict_is_well(verdict)
             && memory
                 .iter()
@@ -154,13 +214,8 @@ impl Recorder {
                 redirects: check.redirects.iter().map(|hop| hop.url.clone()).collect(),
                 body_sha256: check.body_sha256.clone(),
                 error: check.failure.clone(),
-                consecutive_failures: self
-                    .memory
-                    .lock()
-                    .await
-                    .get(&key)
-                    .map_or(0, |memory| memory.health.consecutive_failures),
-                up: verdict != Verdict::Down,
+                consecutive_failures,
+                up,
             })
             .await?;
         let _ = self.events.send(MonitorEvent::Checked {
@@ -181,12 +236,15 @@ impl Recorder {
             None
         };
         let signal = match kind {
-            Some(kind) => Some(self.raise(&check, kind, drill, last_well_at).await?),
+            Some(kind) => Some(
+                self.raise(&check, kind, drill, last_well_at, reopened_at)
+                    .await?,
+            ),
             None => None,
         };
 
         let mut recovered = Vec::new();
-        let was_bad = matches!(previous_verdict, Some(Verdict::Defaced | Verdict::Down));
+        let was_bad = previous_verdict.is_some_and(|verdict| !verdict_is_well(verdict));
         if site_well && was_bad {
             for incident in self.store.open_incidents(&check.site).await? {
                 self.store
@@ -223,6 +281,7 @@ impl Recorder {
         kind: SignalKind,
         drill: bool,
         last_well_at: Option<i64>,
+        reopened_at: Option<i64>,
     ) -> Result<SignalOutcome, StoreError> {
         let signal = Signal {
             site: check.site.clone(),
@@ -235,11 +294,19 @@ impl Recorder {
             drill,
         };
         let evidence = evidence_for(check, kind);
-        let exposure = ExposureStart::from_evidence(
-            None,
-            last_well_at.map(timestamp_from_ms),
-            timestamp_from_ms(check.checked_at_ms),
-        );
+        let exposure = match reopened_at {
+            // Bad since before the site was cut off, or while it was: it
+            // could be seen again from the reopening, not before.
+            Some(reopened) if last_well_at.is_none_or(|well| well < reopened) => ExposureStart {
+                at: timestamp_from_ms(reopened.min(check.checked_at_ms)),
+                basis: StartBasis::Reopened,
+            },
+            _ => ExposureStart::from_evidence(
+                None,
+                last_well_at.map(timestamp_from_ms),
+                timestamp_from_ms(check.checked_at_ms),
+            ),
+        };
         let outcome = self
             .store
             .raise_signal_with_exposure(&signal, Some(exposure), &evidence)
@@ -282,6 +349,27 @@ impl Recorder {
         }
         Ok(outcome)
     }
+}
+
+/// Turns a failed check of a site cut off on purpose into a `contained`
+/// one: score 0, one reason that says so, the failure kept.
+fn mark_contained(check: &mut PageCheck, switch: &SiteSwitchRecord) {
+    let answered = check.failure.clone().unwrap_or_default();
+    check.verdict = Verdict::Contained;
+    check.score = 0;
+    check.reasons = vec![crate::check::reason(
+        "contained",
+        0,
+        format!(
+            "the site is cut off from external service (maintenance, by {}: {}) and answers {answered}; \
+             `sitewarden release {}` reopens it",
+            switch.by, switch.reason, check.site
+        ),
+        format!(
+            "网站已切断对外服务（维护模式，{}：{}），页面返回 {answered}；`sitewarden release {}` 恢复对外服务",
+            switch.by, switch.reason, check.site
+        ),
+    )];
 }
 
 fn verdict_is_well(verdict: Verdict) -> bool {

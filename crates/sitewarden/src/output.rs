@@ -48,12 +48,17 @@ pub fn time(ms: i64) -> String {
     }
 }
 
-/// A verdict, coloured on a terminal: red for defaced and down, yellow for changed.
+/// A verdict, coloured on a terminal: red for defaced and down, yellow for
+/// changed, cyan for a site cut off on purpose (shown as "cut off").
 pub fn verdict(verdict: Verdict) -> String {
-    let text = format!("{:<8}", verdict.as_str());
+    let text = match verdict {
+        Verdict::Contained => format!("{:<8}", "cut off"),
+        other => format!("{:<8}", other.as_str()),
+    };
     match verdict {
         Verdict::Clean => style(text).green().to_string(),
         Verdict::Changed => style(text).yellow().to_string(),
+        Verdict::Contained => style(text).cyan().bold().to_string(),
         Verdict::Defaced | Verdict::Down => style(text).red().bold().to_string(),
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Checks every page once; exit 0 when all are clean or changed, 2 when any
-/// is defaced or down, 1 on error.
+/// is defaced, down or cut off, 1 on error.
 pub async fn run(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(plan_path)?;
     let store = open_store_with_plan(data, &plan).await?;
@@ -58,9 +58,12 @@ pub async fn run(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<Ex
     if !errors.is_empty() {
         return Ok(ExitCode::from(1));
     }
-    let alarming = outcomes
-        .iter()
-        .any(|outcome| matches!(outcome.verdict, Verdict::Defaced | Verdict::Down));
+    let alarming = outcomes.iter().any(|outcome| {
+        matches!(
+            outcome.verdict,
+            Verdict::Defaced | Verdict::Down | Verdict::Contained
+        )
+    });
     Ok(if alarming {
         ExitCode::from(2)
     } else {

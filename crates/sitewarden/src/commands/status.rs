@@ -1,5 +1,6 @@
-//! `sitewarden status`: every page of the plan with its last verdict, and
-//! the open incidents.
+//! `sitewarden status`: every page of the plan with its last verdict, the
+//! sites cut off from external service (with how to reopen them), and the
+//! open incidents.
 
 use super::{load_plan, open_existing_store};
 use crate::output;
@@ -12,6 +13,7 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     let plan = load_plan(plan_path)?;
     let store = open_existing_store(data).await?;
     let states = store.page_states().await?;
+    let switches = store.site_switches().await?;
     println!("{} — {}", plan.organisation.name, data.display());
     println!();
     println!(
@@ -19,6 +21,22 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
         "SITE", "PAGE", "VERDICT", "SCORE", "MS", "LAST CHECK"
     );
     for site in &plan.sites {
+        if let Some(switch) = switches
+            .iter()
+            .find(|switch| switch.site == site.name && switch.is_cut_off())
+        {
+            println!(
+                "{:<10} CUT OFF from external service since {} by {}: {}",
+                site.name,
+                output::time(switch.at_ms),
+                switch.by,
+                switch.reason
+            );
+            println!(
+                "{:<10} visitors get the maintenance page; reopen with `sitewarden release {}`",
+                "", site.name
+            );
+        }
         for page in &site.pages {
             let state = states
                 .iter()
