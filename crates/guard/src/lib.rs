@@ -11,7 +11,8 @@
 //! symlink), `data` (the guard's files in the data directory), `scan`
 //! (reading a whole tree), `repair` (bringing a tree back to its version),
 //! `watch` (inotify events → repairs, rescans, version switches),
-//! `report` (repairs → signals and evidence), `service` (a watcher and the
+//! `pages` (which of the plan's pages a file serves), `report` (repairs →
+//! signals, their exposure and evidence), `service` (a watcher and the
 //! task that raises its repairs in the store, for `guard watch` and
 //! `serve`), `publish` (baseline,
 //! publish, maintenance windows, rollback, export, import and verify).
@@ -27,6 +28,7 @@ mod fsops;
 mod late;
 mod manifest;
 mod pack;
+mod pages;
 mod policy;
 mod publish;
 mod relpath;
@@ -42,6 +44,7 @@ pub use data::{
 };
 pub use error::{GuardError, Result};
 pub use manifest::{Change, Entry, EntryKind, Manifest, diff};
+pub use pages::{MappedPage, PageMap};
 pub use policy::{Decision, Policy, SCRIPT_EXTENSIONS, Tamper, decide, is_script};
 pub use publish::{
     Applied, Approval, ApproveOptions, CopyReport, Verification, approve, export, import,
@@ -49,7 +52,7 @@ pub use publish::{
 };
 pub use relpath::{RelPath, RelPathError};
 pub use repair::{Action, Approved, Quarantined, Repair, Repairer};
-pub use report::{MAX_EVIDENCE_FILES, signal_for};
+pub use report::{GuardExposure, MAX_EVIDENCE_FILES, exposure_for, signal_for};
 pub use scan::{ScanOutput, scan_tree};
 pub use service::{GuardReport, GuardSummary, guard_root};
 pub use watch::{WatchConfig, WatchEvent, watch};

@@ -1,22 +1,75 @@
-//! Repairs as signals and evidence for the incident store.
+//! Repairs as signals, exposures and evidence for the incident store.
 //!
 //! A repair becomes one [`Signal`] on the root's site (an added script is a
 //! web shell, everything else a defacement) with the quarantined bytes and a
-//! JSON account of the repair as evidence. Pure: the caller raises it.
+//! JSON account of the repair as evidence. The signal names the plan's page
+//! the file serves (`index.html` → `home`, see [`PageMap`]), so the engine
+//! measures the exposure against the right indicator; a file that serves no
+//! page of the plan, and a change of mode or owner only (the content did not
+//! change), keep the file's path. [`exposure_for`] says when the exposure
+//! began (the guard's event time) and when the guard put the approved file
+//! back. Pure: the caller raises it.
 
+use crate::pages::PageMap;
 use crate::policy::Tamper;
 use crate::repair::{Action, Repair};
-use sitewarden_incident::{Signal, SignalKind, SignalSource};
+use jiff::{SignedDuration, Timestamp};
+use sitewarden_incident::{
+    ExposureStart, Signal, SignalKind, SignalSource, StartBasis, timestamp_from_ms,
+};
 use sitewarden_store::EvidenceInput;
 use std::path::Path;
+
+/// When the tampered content of one repair could be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardExposure {
+    /// The guard's event time: when it found the change (within
+    /// milliseconds of the change, through inotify; at the full check
+    /// after it otherwise).
+    pub start: ExposureStart,
+    /// When the guard had the approved version back (or the added file
+    /// gone); `None` when the repair failed and the exposure goes on (a
+    /// retry that succeeds ends it).
+    pub restored_at: Option<Timestamp>,
+}
+
+/// The exposure of a repair: from the guard's event time to the end of a
+/// successful repair. A web shell is no exposure of a page (the engine
+/// starts none), and ends none either.
+pub fn exposure_for(repair: &Repair) -> GuardExposure {
+    let start = timestamp_from_ms(repair.detected_at_ms);
+    let repaired = !matches!(repair.action, Action::Failed) && repair.tamper != Tamper::AddedScript;
+    let restored_at = repaired.then(|| {
+        SignedDuration::try_from(repair.took)
+            .ok()
+            .and_then(|took| start.checked_add(took).ok())
+            .unwrap_or(start)
+    });
+    GuardExposure {
+        start: ExposureStart {
+            at: start,
+            basis: StartBasis::GuardEvent,
+        },
+        restored_at,
+    }
+}
 
 /// At most this many quarantined files go into the evidence register per
 /// repair (a quarantined directory can hold thousands; all stay in the
 /// guard's quarantine).
 pub const MAX_EVIDENCE_FILES: usize = 32;
 
-/// The signal and evidence for one repair.
-pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<EvidenceInput>) {
+/// The signal and evidence for one repair of `root`, a web root of `site`
+/// whose files serve the pages in `pages`.
+pub fn signal_for(
+    site: &str,
+    pages: &PageMap,
+    root: &Path,
+    repair: &Repair,
+) -> (Signal, Vec<EvidenceInput>) {
+    let page = pages
+        .page(&repair.path)
+        .filter(|_| repair.tamper != Tamper::Metadata);
     let kind = if repair.tamper == Tamper::AddedScript {
         SignalKind::WebShell
     } else {
@@ -27,8 +80,13 @@ pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<Evid
         Tamper::Metadata => 60,
         _ => 90,
     };
+    let serves = match page {
+        Some(page) if page.home => format!(" (the home page, {})", page.name),
+        Some(page) => format!(" (page {})", page.name),
+        None => String::new(),
+    };
     let mut reasons = vec![format!(
-        "guard: {} {} in {}: {} ({} µs)",
+        "guard: {}{serves} {} in {}: {} ({} µs)",
         repair.path,
         repair.tamper.as_str(),
         root.display(),
@@ -53,7 +111,7 @@ pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<Evid
     reasons.push("actor: unknown (fanotify not in use)".to_string());
     let signal = Signal {
         site: site.to_string(),
-        page: Some(repair.path.to_string()),
+        page: Some(page.map_or_else(|| repair.path.to_string(), |page| page.name.clone())),
         kind,
         source: SignalSource::Guard,
         score,
@@ -74,6 +132,7 @@ pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<Evid
                 metadata: serde_json::json!({
                     "root": root.display().to_string(),
                     "path": item.path.to_string(),
+                    "page": page.map(|page| page.name.clone()),
                     "kind": item.kind,
                     "blake3": item.blake3,
                     "size": item.size,
@@ -111,6 +170,7 @@ pub fn signal_for(site: &str, root: &Path, repair: &Repair) -> (Signal, Vec<Evid
         metadata: serde_json::json!({
             "root": root.display().to_string(),
             "path": repair.path.to_string(),
+            "page": page.map(|page| page.name.clone()),
             "quarantined_total": repair.quarantined.len(),
         }),
     });

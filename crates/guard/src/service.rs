@@ -16,8 +16,9 @@
 
 use crate::data::GuardData;
 use crate::error::Result;
+use crate::pages::PageMap;
 use crate::repair::Repair;
-use crate::report::signal_for;
+use crate::report::{exposure_for, signal_for};
 use crate::watch::{WatchConfig, WatchEvent, watch};
 use sitewarden_store::{SignalOutcome, Store, StoreError};
 use tokio_util::sync::CancellationToken;
@@ -59,7 +60,10 @@ pub struct GuardSummary {
 /// blocking thread, and each of its repairs becomes a signal in `store`
 /// (with the plan attached, the incident engine runs on it) on `site` —
 /// the plan's site name — or, when `site` is `None`, on the site the
-/// approved version was recorded for.
+/// approved version was recorded for. The signal names the page of
+/// `pages` the file serves; its exposure starts at the guard's event time
+/// and, when the approved file is back, ends there in the same
+/// transaction.
 ///
 /// Returns the watcher's error when it cannot start (no approved version,
 /// another watcher on the root, the root missing) or stops on its own;
@@ -68,6 +72,7 @@ pub async fn guard_root(
     data: GuardData,
     config: WatchConfig,
     site: Option<String>,
+    pages: PageMap,
     store: Store,
     cancel: CancellationToken,
     report: impl FnMut(GuardReport<'_>),
@@ -136,8 +141,26 @@ pub async fn guard_root(
                 Ok(repair) => repair,
                 Err(_) => continue,
             };
-            let (signal, evidence) = signal_for(&site_name, &canonical, &repair);
-            match store.raise_signal(&signal, &evidence).await {
+            let (signal, evidence) = signal_for(&site_name, &pages, &canonical, &repair);
+            let exposure = exposure_for(&repair);
+            let raised = match exposure.restored_at {
+                Some(restored_at) => {
+                    store
+                        .raise_restored_signal(
+                            &signal,
+                            Some(exposure.start),
+                            restored_at,
+                            &evidence,
+                        )
+                        .await
+                }
+                None => {
+                    store
+                        .raise_signal_with_exposure(&signal, Some(exposure.start), &evidence)
+                        .await
+                }
+            };
+            match raised {
                 Ok(outcome) => {
                     summary.raised += 1;
                     (report

@@ -4,7 +4,7 @@
 //! evidence in the store.
 
 use sitewarden_guard::{
-    Action, Applied, ApproveOptions, Approved, GuardData, Policy, Repairer, VaultLocation,
+    Action, Applied, ApproveOptions, Approved, GuardData, PageMap, Policy, Repairer, VaultLocation,
     WatchConfig, WatchEvent, approve, blake3_hex, diff, export, import, open_window, rollback,
     scan_tree, signal_for, verify, watch,
 };
@@ -346,7 +346,7 @@ async fn a_repair_becomes_a_signal_with_the_attackers_bytes_as_evidence() {
     assert_eq!(repairs.len(), 1);
 
     let store = sitewarden_store::Store::open(&data_dir).await.unwrap();
-    let (signal, evidence) = signal_for("portal", &canonical, &repairs[0]);
+    let (signal, evidence) = signal_for("portal", &PageMap::default(), &canonical, &repairs[0]);
     let outcome = store.raise_signal(&signal, &evidence).await.unwrap();
     assert!(outcome.opened);
     let detail = store.incident(outcome.incident_id).await.unwrap().unwrap();

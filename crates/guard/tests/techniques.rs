@@ -348,7 +348,12 @@ fn add_a_web_shell() {
     let repair = site.wait_repair("news/shell.php");
     assert_eq!(repair.tamper, Tamper::AddedScript);
     repair.wait_late_captures();
-    let (signal, evidence) = sitewarden_guard::signal_for("portal", &site.root, &repair);
+    let (signal, evidence) = sitewarden_guard::signal_for(
+        "portal",
+        &sitewarden_guard::PageMap::default(),
+        &site.root,
+        &repair,
+    );
     assert_eq!(signal.kind, sitewarden_incident::SignalKind::WebShell);
     assert!(
         evidence.iter().any(|item| item.content == shell),

@@ -35,9 +35,9 @@ pub use gateway::{
 pub use logwatch::{LogFile, LogwatchSettings};
 pub use model::{
     BAIDUSPIDER_USER_AGENT, CrawlerAgent, DEFAULT_BROWSER_USER_AGENT, Deadlines,
-    GOOGLEBOT_USER_AGENT, GuardSettings, ImHandles, Importance, LevelDef, LexiconDef, Organisation,
-    Page, Person, Plan, ProbeSettings, ResponsibleUnits, Role, Site, Unit, UnitKind, WebRoot,
-    default_levels,
+    GOOGLEBOT_USER_AGENT, GuardSettings, INDEX_FILES, ImHandles, Importance, LevelDef, LexiconDef,
+    Organisation, Page, Person, Plan, ProbeSettings, ResponsibleUnits, Role, Site, Unit, UnitKind,
+    WebRoot, default_levels,
 };
 pub use response::{
     CalendarDate, CalendarEntry, Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty,

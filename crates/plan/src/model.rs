@@ -710,6 +710,92 @@ impl From<PageFields> for Page {
     }
 }
 
+/// The files a web server may answer a directory URL (`/`, `/news/`) with,
+/// in the order common servers try them: nginx's and Apache's default
+/// `index.html`, then the other usual index names of static and dynamic
+/// sites. All count: which one a server is configured to answer is not in
+/// the plan, so a change to any of them is taken as a change to the page.
+pub const INDEX_FILES: &[&str] = &[
+    "index.html",
+    "index.htm",
+    "index.shtml",
+    "default.html",
+    "default.htm",
+    "index.php",
+    "index.jsp",
+    "default.aspx",
+    "default.asp",
+];
+
+impl Page {
+    /// The files, relative to the site's web root, that a web server may
+    /// answer this page's URL with: the file a path names (`/about.html`
+    /// → `about.html`); for a directory path (`/`, `/news/`) each of its
+    /// [`INDEX_FILES`]; for a path that may be either (`/news`: no
+    /// trailing slash, no extension) both. Percent-escapes are decoded to
+    /// the bytes they stand for (a GBK-encoded path stays GBK bytes), the
+    /// query is ignored, and `.` and `..` are resolved as a server does.
+    /// Empty when the URL does not parse.
+    pub fn web_root_files(&self) -> Vec<Vec<u8>> {
+        let Ok(url) = url::Url::parse(&self.url) else {
+            return Vec::new();
+        };
+        let decoded = percent_decode(url.path());
+        let mut segments: Vec<&[u8]> = Vec::new();
+        for segment in decoded.split(|byte| *byte == b'/') {
+            match segment {
+                b"" | b"." => {}
+                b".." => {
+                    segments.pop();
+                }
+                other => segments.push(other),
+            }
+        }
+        let path = segments.join(&b'/');
+        let names_a_directory = decoded.ends_with(b"/") || segments.is_empty();
+        let may_be_a_directory =
+            names_a_directory || segments.last().is_some_and(|last| !last.contains(&b'.'));
+        let mut files = Vec::new();
+        if !names_a_directory {
+            files.push(path.clone());
+        }
+        if may_be_a_directory {
+            for index in INDEX_FILES {
+                let mut file = path.clone();
+                if !file.is_empty() {
+                    file.push(b'/');
+                }
+                file.extend_from_slice(index.as_bytes());
+                files.push(file);
+            }
+        }
+        files
+    }
+}
+
+/// `%XX` escapes to their bytes; a malformed escape is kept as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let hex = |byte: u8| (byte as char).to_digit(16).map(|digit| digit as u8);
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(index + 1).copied().and_then(hex),
+                bytes.get(index + 2).copied().and_then(hex),
+            )
+        {
+            decoded.push(high << 4 | low);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    decoded
+}
+
 /// A member of the contact roster (PLAN §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
@@ -830,5 +916,73 @@ impl Site {
             }
         }
         names
+    }
+}
+
+#[cfg(test)]
+mod web_root_file_tests {
+    use super::*;
+
+    fn page(url: &str) -> Page {
+        Page::from(PageFields {
+            name: None,
+            url: url.to_owned(),
+            interval_seconds: None,
+            volatile: Vec::new(),
+            lexicon: Vec::new(),
+            home: None,
+        })
+    }
+
+    fn check(url: &str, expected: Vec<String>) {
+        let files: Vec<String> = page(url)
+            .web_root_files()
+            .iter()
+            .map(|file| String::from_utf8_lossy(file).into_owned())
+            .collect();
+        assert_eq!(files, expected, "{url}");
+    }
+
+    /// `dir`'s index files, after `before`.
+    fn indexes(before: &[&str], dir: &str) -> Vec<String> {
+        let mut files: Vec<String> = before.iter().map(|file| file.to_string()).collect();
+        files.extend(INDEX_FILES.iter().map(|index| format!("{dir}{index}")));
+        files
+    }
+
+    #[test]
+    fn a_page_is_served_by_the_file_its_path_names_or_the_directory_index() {
+        check("https://portal.example.gov.test/", indexes(&[], ""));
+        check("https://portal.example.gov.test", indexes(&[], ""));
+        check(
+            "https://portal.example.gov.test/news/?page=2#top",
+            indexes(&[], "news/"),
+        );
+        check(
+            "https://portal.example.gov.test/about.html",
+            vec!["about.html".into()],
+        );
+        check(
+            "https://portal.example.gov.test/zwgk/./tzgg/../index.htm",
+            vec!["zwgk/index.htm".into()],
+        );
+        check(
+            "https://portal.example.gov.test/tzgg",
+            indexes(&["tzgg"], "tzgg/"),
+        );
+        check(
+            "https://portal.example.gov.test/%E9%80%9A%E7%9F%A5.html",
+            vec!["通知.html".into()],
+        );
+    }
+
+    #[test]
+    fn escapes_decode_to_bytes_even_when_they_are_not_utf8() {
+        assert_eq!(
+            page("http://zfcg.example.gov.test/%CD%A8%D6%AA.htm").web_root_files(),
+            vec![b"\xCD\xA8\xD6\xAA.htm".to_vec()]
+        );
+        assert_eq!(percent_decode("a%2"), b"a%2");
+        assert_eq!(percent_decode("%zz%41"), b"%zzA");
     }
 }

@@ -239,6 +239,10 @@ fn restore_page(
     let (Some(at), Some(page)) = (restored_at, &signal.page) else {
         return;
     };
+    if !signal.kind.is_tampering() {
+        // A web shell removed, say: no exposure of the page to end.
+        return;
+    }
     let command = Command::Restore {
         site: Some(signal.site.clone()),
         page: Some(page.clone()),

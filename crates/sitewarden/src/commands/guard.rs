@@ -12,8 +12,8 @@ use crate::output;
 use anyhow::Context;
 use clap::Subcommand;
 use sitewarden_guard::{
-    Applied, ApproveOptions, GuardData, GuardReport, Policy, WatchConfig, WatchEvent, approve,
-    diff, export, guard_root, import, open_window, rollback, scan_tree, verify,
+    Applied, ApproveOptions, GuardData, GuardReport, PageMap, Policy, WatchConfig, WatchEvent,
+    approve, diff, export, guard_root, import, open_window, rollback, scan_tree, verify,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -85,6 +85,12 @@ pub enum GuardCommand {
         /// Seconds between full checks (a safety net behind inotify).
         #[arg(long, default_value_t = 300)]
         rescan_seconds: u64,
+        /// Take the root's site and pages from this plan's
+        /// `[[sites.web_roots]]` entry, as `serve` does: a repair names the
+        /// page the file serves (`index.html` → the home page) and the
+        /// incident engine measures its exposure.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
     },
     /// Accept a change as the new approved version (the live tree, or a staging tree).
     Publish {
@@ -184,7 +190,8 @@ pub async fn run(command: GuardCommand) -> anyhow::Result<ExitCode> {
             data,
             root,
             rescan_seconds,
-        } => run_watch(&data.data, &root, rescan_seconds).await,
+            plan,
+        } => run_watch(&data.data, &root, rescan_seconds, plan.as_deref()).await,
         GuardCommand::Publish {
             data,
             root,
@@ -498,8 +505,32 @@ fn show_diff(
     })
 }
 
-async fn run_watch(data: &Path, root: &Path, rescan_seconds: u64) -> anyhow::Result<ExitCode> {
-    let store = open_store(data).await?;
+async fn run_watch(
+    data: &Path,
+    root: &Path,
+    rescan_seconds: u64,
+    plan: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let (store, site, pages) = match plan {
+        Some(plan_path) => {
+            let plan = super::load_plan(plan_path)?;
+            let canonical = std::fs::canonicalize(root)
+                .with_context(|| format!("cannot open the web root {}", root.display()))?;
+            let Some((site, _)) = plan.web_roots().find(|(_, web_root)| {
+                std::fs::canonicalize(&web_root.path).is_ok_and(|path| path == canonical)
+            }) else {
+                anyhow::bail!(
+                    "{} is not one of the web roots of {} ([[sites.web_roots]]): add it to the \
+                     plan, or watch it without --plan",
+                    canonical.display(),
+                    plan_path.display()
+                );
+            };
+            let store = super::open_store_with_plan(data, &plan).await?;
+            (store, Some(site.name.clone()), PageMap::for_site(site))
+        }
+        None => (open_store(data).await?, None, PageMap::default()),
+    };
     let guard = guard_data(data)?;
     let mut config = WatchConfig::new(root);
     config.rescan_interval = Duration::from_secs(rescan_seconds.max(1));
@@ -508,7 +539,8 @@ async fn run_watch(data: &Path, root: &Path, rescan_seconds: u64) -> anyhow::Res
     let result = guard_root(
         guard,
         config,
-        None,
+        site,
+        pages,
         store.clone(),
         cancel.clone(),
         |report| print_guard_report("", &report),

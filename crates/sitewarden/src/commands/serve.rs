@@ -4,7 +4,7 @@
 use super::guard::print_guard_report;
 use super::{load_plan, open_store_with_plan};
 use crate::output;
-use sitewarden_guard::{GuardData, GuardReport, RelPath, WatchConfig, guard_root};
+use sitewarden_guard::{GuardData, GuardReport, PageMap, RelPath, WatchConfig, guard_root};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
 use sitewarden_plan::{Plan, Site, WebRoot};
 use sitewarden_runner::Runner;
@@ -188,10 +188,11 @@ impl Front {
 
 /// Starts a guard watcher for every web root of the plan that has an
 /// approved version, on the store serve opened (so each repair runs the
-/// incident engine and its notifications, like a probe signal), with the
-/// same cancellation token. A root that cannot be guarded (missing, no
-/// approved version, already guarded by a `guard watch`) is reported on
-/// stderr and skipped; the probe loop and the other roots carry on.
+/// incident engine and its notifications, like a probe signal), with its
+/// files mapped to the site's pages, and with the same cancellation token.
+/// A root that cannot be guarded (missing, no approved version, already
+/// guarded by a `guard watch`) is reported on stderr and skipped; the probe
+/// loop and the other roots carry on.
 fn start_guards(
     plan: &Plan,
     data: &Path,
@@ -226,6 +227,7 @@ fn start_guards(
             guard.clone(),
             config,
             Some(site.name.clone()),
+            PageMap::for_site(site),
             store.clone(),
             cancel.clone(),
             move |report| {
