@@ -57,6 +57,9 @@ struct Guarded {
     heard: mpsc::UnboundedReceiver<Heard>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// Stops the watcher when a failed assertion drops the fixture (the
+    /// runtime waits for its blocking thread before the test can end).
+    _stop_on_drop: tokio_util::sync::DropGuard,
     _dir: tempfile::TempDir,
 }
 
@@ -123,6 +126,7 @@ impl Guarded {
             plan,
             root,
             heard,
+            _stop_on_drop: cancel.clone().drop_guard(),
             cancel,
             task,
             _dir: dir,
