@@ -145,9 +145,14 @@ impl Guarded {
             .expect("the guard is running")
     }
 
-    /// Writes `bytes` over `path` and waits for the repair's signal.
+    /// Puts `bytes` at `path` and waits for the repair's signal. Written
+    /// beside the root and renamed in, so the guard sees the whole file at
+    /// once (a write in place can be caught between its truncation and its
+    /// bytes, and repaired twice).
     async fn tamper(&mut self, path: &str, bytes: &[u8]) -> (i64, Repair) {
-        fs::write(self.root.join(path), bytes).unwrap();
+        let staged = self.root.with_file_name("staged");
+        fs::write(&staged, bytes).unwrap();
+        fs::rename(&staged, self.root.join(path)).unwrap();
         loop {
             match self.next().await {
                 Heard::Raised { incident, repair } if repair.path.to_string() == path => {

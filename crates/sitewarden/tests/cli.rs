@@ -470,3 +470,64 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
         );
     }
 }
+
+/// A site cut off with `sitewarden contain` shows in `status` as cut off,
+/// with who did it, why, and the command that reopens it; `release` puts
+/// it back.
+#[tokio::test]
+async fn status_shows_a_cut_off_site_and_how_to_reopen_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("sitewarden.toml");
+    std::fs::write(
+        &plan,
+        r#"
+[organisation]
+name = "示例省财政厅"
+
+[[sites]]
+name = "portal"
+pages = [{ url = "https://portal.example.gov.test/" }]
+
+[sites.containment]
+backend = "command"
+
+[sites.containment.command]
+argv = ["/bin/true", "{site}", "{state}"]
+"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (plan, data) = (plan.to_str().unwrap(), data.to_str().unwrap());
+    let out = sitewarden(&[
+        "contain",
+        "portal",
+        "--reason",
+        "首页被篡改",
+        "--by",
+        "王小明",
+        "--plan",
+        plan,
+        "--data",
+        data,
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sitewarden(&["status", "--plan", plan, "--data", data]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status = text(&out.stdout);
+    assert!(
+        status.contains("portal     CUT OFF from external service since ")
+            && status.contains("by 王小明: 首页被篡改")
+            && status.contains("reopen with `sitewarden release portal`"),
+        "{status}"
+    );
+
+    let out = sitewarden(&["release", "portal", "--plan", plan, "--data", data]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sitewarden(&["status", "--plan", plan, "--data", data]).await;
+    assert!(
+        !text(&out.stdout).contains("CUT OFF"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -292,6 +292,135 @@ async fn serve_guards_the_plans_web_roots_and_skips_one_without_a_baseline() {
     let listed = String::from_utf8_lossy(&incidents.stdout);
     assert!(incidents.status.success());
     assert!(listed.contains("\"portal\""), "{listed}");
+    // Measured as the portal's home page (the file that serves `/`), from
+    // the guard's event to its restore.
+    assert_home_page_restored(&incidents.stdout);
+}
+
+/// The listed incident's exposure is the home page's, started at the
+/// guard's event and ended by its restore.
+fn assert_home_page_restored(listed: &[u8]) {
+    let listed: serde_json::Value = serde_json::from_slice(listed).unwrap();
+    let exposures = listed["incidents"][0]["exposures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no exposures in {listed}"));
+    assert!(
+        exposures.iter().any(|exposure| exposure["page"] == "home"
+            && exposure["home"] == true
+            && exposure["start"]["basis"] == "guard_event"
+            && exposure["ended_by"] == "restored"),
+        "{exposures:#?}"
+    );
+}
+
+/// `guard watch --plan` runs a root as `serve` does: its repairs name the
+/// plan's pages and the incident engine measures them.
+#[tokio::test]
+async fn guard_watch_with_the_plan_measures_the_page_a_file_serves() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("www");
+    let data = temp.path().join("data");
+    std::fs::create_dir_all(&root).unwrap();
+    let home = "<html><body>示例省财政厅</body></html>".as_bytes();
+    std::fs::write(root.join("index.html"), home).unwrap();
+    let plan = temp.path().join("sitewarden.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+[organisation]
+name = "示例省财政厅"
+
+[[sites]]
+name = "portal"
+tier = "provincial_government_portal"
+pages = [{{ url = "https://portal.example.gov.test/" }}]
+web_roots = [{{ path = "{}" }}]
+"#,
+            root.display()
+        ),
+    )
+    .unwrap();
+    let (root_arg, data_arg, plan_arg) = (
+        root.to_str().unwrap(),
+        data.to_str().unwrap(),
+        plan.to_str().unwrap(),
+    );
+    let baseline = sitewarden(&[
+        "guard", "baseline", "--data", data_arg, "--root", root_arg, "--plan", plan_arg,
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        baseline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&baseline.stderr)
+    );
+    let mut watch = sitewarden(&[
+        "guard", "watch", "--data", data_arg, "--root", root_arg, "--plan", plan_arg,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("guarding") {
+                return;
+            }
+        }
+        panic!("guard watch ended before it was ready");
+    })
+    .await
+    .expect("guard watch ready within 60 s");
+    let output = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+    let staged = temp.path().join("staged");
+    std::fs::write(&staged, b"<h1>hacked by nobody</h1>").unwrap();
+    std::fs::rename(&staged, root.join("index.html")).unwrap();
+    wait_until("the page restored", Duration::from_secs(30), || {
+        std::fs::read(root.join("index.html")).is_ok_and(|bytes| bytes == home)
+    })
+    .await;
+    // The signal is recorded off the repair path: wait for the incident.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let incidents = sitewarden(&[
+            "incident", "list", "--json", "--plan", plan_arg, "--data", data_arg,
+        ])
+        .output()
+        .await
+        .unwrap();
+        assert!(
+            incidents.status.success(),
+            "{}",
+            String::from_utf8_lossy(&incidents.stderr)
+        );
+        let listed: serde_json::Value = serde_json::from_slice(&incidents.stdout).unwrap();
+        if listed["incidents"][0]["exposures"]
+            .as_array()
+            .is_some_and(|exposures| !exposures.is_empty())
+        {
+            break incidents.stdout;
+        }
+        assert!(Instant::now() < deadline, "no incident: {listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = interrupt(&mut watch).await;
+    let seen = output.await.unwrap();
+    assert!(
+        status.success(),
+        "guard watch exited with {status}: {seen:?}"
+    );
+    assert_home_page_restored(&listed);
 }
 
 /// Whether some file under the quarantine contains `needle`.
