@@ -173,6 +173,7 @@ impl Recorder {
         if !self.settings.signals {
             return;
         }
+        self.flush().await;
         let signal = Signal {
             site: site.clone(),
             page: None,
@@ -232,6 +233,9 @@ impl Recorder {
         if !self.settings.signals {
             return;
         }
+        // The playbook's block_offenders step runs as soon as the incident
+        // opens: the flood's sources must be in the store by then.
+        self.flush().await;
         let top: Vec<String> = flood
             .top_sources
             .iter()
@@ -356,9 +360,7 @@ impl Recorder {
         self.stats.blocks += 1;
         println!(
             "[logwatch] blocked {ip} until {}: {}",
-            jiff::Timestamp::from_millisecond(decision.until_ms)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
+            local_time(decision.until_ms),
             decision.explanation
         );
     }
@@ -375,6 +377,17 @@ impl Recorder {
             );
         }
     }
+}
+
+/// A time as people read it here: local, to the second.
+fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn flood_evidence(site: &str, flood: &Flood, kind: &str) -> EvidenceInput {

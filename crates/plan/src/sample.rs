@@ -379,6 +379,24 @@ rescan_interval_seconds = 300
 # flood (blocklist, per-address limits, slow-client timeouts). See docs/gateway.md.
 # Sites served through it list their web servers in `origins`.
 @GATEWAY@
+# ──────────────── 日志监测 Log watching (PLAN §7.2) ────────────────
+# serve 实时分析网关收到的每个请求，以及下面列出的访问日志：发现 DDoS（流量洪水）即开事件，
+# 发现 Webshell 访问即开事件，攻击来源自动加入网关封禁名单（到期自动解除）。见 docs/logwatch.md。
+# serve analyses every request the gateway answers, and the access logs listed here:
+# a flood opens a DDoS incident, access to a web shell a web-shell incident, and the
+# attackers go on the gateway's blocklist (with expiry). See docs/logwatch.md.
+# [logwatch]
+# block = true                          # false：只报告，不封禁 / only report decisions
+# [logwatch.flood]
+# min_rps = 100                         # 低于此每秒请求数不算洪水 / no flood below this rate
+# [logwatch.decisions]
+# allowlist = ["10.0.0.0/8"]            # 永不封禁 / never blocked
+# ban_minutes = 60
+# [[logwatch.files]]                    # 未经网关的网站的 nginx 日志 / a site's own nginx log
+# path = "/var/log/nginx/zfcg.access.log"
+# site = "zfcg"
+# format = "combined"                   # auto、combined、common、iis、{ nginx = { format = "…" } }
+
 # ──────────────────── 网站 Sites (PLAN §1) ────────────────────
 # name：网站标识，小写字母、数字和 "-"。title：网站名称。
 # importance（重要性）："特别重要"、"重要" 或 "一般"（也可写 critical / important / general），

@@ -121,6 +121,8 @@ pub(crate) async fn block_offenders(
              (block one by hand with `sitewarden gateway ban ADDRESS`)",
             Timestamp::from_millisecond(since).unwrap_or(now)
         )
+    } else if blocked.is_empty() {
+        format!("nothing new to block: {already} address(es) already blocked")
     } else {
         let mut named: Vec<&str> = blocked.iter().take(NAMED).map(String::as_str).collect();
         if blocked.len() > NAMED {

@@ -119,6 +119,15 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         }) => Some(result),
         _ = cancel.cancelled() => None,
     };
+    let drill = match drill {
+        Some(Ok(incident_id)) => tokio::select! {
+            result = scanner_drill(gateway_addr, &store, portal.host()) => {
+                Some(result.map(|()| incident_id))
+            }
+            _ = cancel.cancelled() => None,
+        },
+        other => other,
+    };
     let outcome = match drill {
         Some(Ok(incident_id)) => {
             println!();
@@ -333,13 +342,86 @@ async fn drill(
     Ok(incident_id)
 }
 
+/// The second drill: a scanner (127.0.0.9) sends SQL injection probes to
+/// the portal through the gateway; live log watching sees them in the
+/// gateway's requests and blocks the address at the gateway.
+async fn scanner_drill(
+    gateway: SocketAddr,
+    store: &sitewarden_store::Store,
+    host: &str,
+) -> anyhow::Result<()> {
+    let scanner: std::net::IpAddr = [127, 0, 0, 9].into();
+    println!();
+    println!(
+        ">>> 演练 DRILL 2: a scanner at {scanner} probes the portal through the gateway with SQL injection"
+    );
+    let started = std::time::Instant::now();
+    for probe in 1..=3 {
+        let target = format!("/news.php?id=-{probe}%20union%20select%201,2,3--");
+        let status = gateway_status_from(gateway, Some(scanner), host, &target).await;
+        println!(
+            "    GET {target} → {}",
+            status.map_or_else(|_| "refused".to_string(), |code| code.to_string())
+        );
+    }
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let block = loop {
+        let blocks = store.active_blocks(now_ms()).await?;
+        if let Some(block) = blocks.into_iter().find(|b| b.net.starts_with("127.0.0.9")) {
+            break block;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("live log watching did not block the scanner within {STEP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    println!(
+        ">>> 封禁 BLOCKED: {} at the gateway {} ms after the first probe, until {} — {}",
+        block.net,
+        started.elapsed().as_millis(),
+        block
+            .until_ms
+            .map(crate::output::time)
+            .unwrap_or_else(|| "lifted by hand".into()),
+        block.reason
+    );
+    let again = gateway_status_from(gateway, Some(scanner), host, "/").await;
+    println!(
+        "    its next request: {}; everyone else: {}",
+        again.map_or_else(
+            |_| "refused at the gateway".to_string(),
+            |code| code.to_string()
+        ),
+        gateway_status(gateway, host).await?
+    );
+    Ok(())
+}
+
 /// The status the gateway answers for `host`'s home page (HTTP/1.0, so
 /// the answer ends with the connection).
 async fn gateway_status(gateway: SocketAddr, host: &str) -> anyhow::Result<u16> {
+    gateway_status_from(gateway, None, host, "/").await
+}
+
+/// The status the gateway answers for `target` on `host`, asked from
+/// `source` (a loopback address) when given.
+async fn gateway_status_from(
+    gateway: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    host: &str,
+    target: &str,
+) -> anyhow::Result<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(gateway).await?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    if let Some(source) = source {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
+    let mut stream = socket.connect(gateway).await?;
     stream
-        .write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {target} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: demo-scanner\r\n\r\n")
+                .as_bytes(),
+        )
         .await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;
