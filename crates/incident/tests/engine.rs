@@ -1005,6 +1005,41 @@ fn approvals_wait_for_a_commander() {
         .collect();
     assert_eq!(statuses[4], ("restore_pages", "approved"));
     assert_eq!(statuses[3], ("analyse_logs", "task"));
+    // Approved, the step is carried out — from the instruction's time.
+    let run: Vec<(String, Timestamp)> = due_actions(&rules, &incident, at("09:08:30"))
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::RunStep { key, at, .. } if key == "step:4:restore_pages" => Some((key, at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(run, [("step:4:restore_pages".to_string(), at("09:08:00"))]);
+    // A refused step is not.
+    apply(
+        &mut incident,
+        &rules,
+        Command::RequestApproval { step: 6 },
+        "白班",
+        "09:09:00",
+    );
+    incident
+        .apply(
+            &rules,
+            Command::AnswerApproval {
+                request: 1,
+                approved: false,
+                roles: vec![Role::Leader],
+                note: "暂不恢复".into(),
+            },
+            "组长",
+            at("09:10:00"),
+        )
+        .unwrap();
+    assert!(
+        !due_actions(&rules, &incident, at("09:11:00"))
+            .iter()
+            .any(|action| action.key() == "step:6:reopen_site")
+    );
 }
 
 #[test]

@@ -296,7 +296,7 @@ impl Runner {
                     action.name_zh()
                 ));
             }
-            other => return Ok(step_detail(other)),
+            other => return Ok(step_detail(other, incident.id)),
         };
         let mut lines = Vec::new();
         let mut in_force = Vec::new();
@@ -352,18 +352,33 @@ impl Runner {
     }
 }
 
-/// What an automatic playbook step amounts to today. Steps with no
-/// backend yet say so in the timeline rather than pretend.
-fn step_detail(action: PlaybookAction) -> String {
-    match action {
+/// What a playbook step with no backend of its own amounts to: what the
+/// detector already did, or — for a step a commander approved — what the
+/// people carrying it out do, with the command that records it.
+fn step_detail(action: PlaybookAction, incident: i64) -> String {
+    let what = match action {
         PlaybookAction::PreserveEvidence => {
-            "evidence preserved by the detector (see the incident's evidence)".into()
+            return "evidence preserved by the detector (see the incident's evidence)".into();
         }
-        PlaybookAction::Notify => "people notified through the escalation chain".into(),
-        other => format!(
-            "{} ({}): no automatic backend for this step yet — do it by hand and record it in the incident",
-            other.as_str(),
-            other.name_zh()
+        PlaybookAction::Notify => return "people notified through the escalation chain".into(),
+        PlaybookAction::RestorePages => format!(
+            "put the approved pages back: a guarded web root is repaired by the guard itself \
+             (`sitewarden guard verify` confirms it); otherwise restore from the backup, then \
+             `sitewarden check --once` must show the pages clean; record it with \
+             `sitewarden incident note {incident} --text …`"
         ),
-    }
+        PlaybookAction::RemoveWebShell => format!(
+            "remove the web shell (a guarded web root quarantines new scripts by itself; \
+             elsewhere copy it as evidence first), then record it with \
+             `sitewarden incident note {incident} --text …`"
+        ),
+        PlaybookAction::ReportUpward => format!(
+            "report upward as instructed and record it with \
+             `sitewarden incident report {incident} --kind …`"
+        ),
+        _ => format!(
+            "carry it out by hand and record it with `sitewarden incident note {incident} --text …`"
+        ),
+    };
+    format!("{} ({}): {what}", action.as_str(), action.name_zh())
 }

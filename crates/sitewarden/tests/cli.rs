@@ -252,6 +252,10 @@ async fn the_demo_runs_its_drill_through() {
         "NOTIFIED",
         "was notified",
         "recovered",
+        "CONTAIN",
+        "APPROVE",
+        "the playbook reopened the portal",
+        "BLOCKED: 127.0.0.9/32 at the gateway",
         "drill complete",
     ] {
         assert!(

@@ -4,14 +4,13 @@
 
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
-use sitewarden_contain::SiteState;
 use sitewarden_demo_sites::{
     DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant, loopback_plan_options,
 };
+use sitewarden_incident::Command;
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
-use sitewarden_plan::{Plan, SampleGateway, sample_plan_with};
+use sitewarden_plan::{Plan, PlaybookAction, Role, SampleGateway, sample_plan_with};
 use sitewarden_runner::Runner;
-use sitewarden_runner::{SwitchRequest, switch_site};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -277,7 +276,14 @@ async fn drill(
     let notified = tokio::time::timeout(STEP_TIMEOUT, async {
         loop {
             match notifications.recv().await {
-                Ok(message) if message.id.starts_with(&format!("incident-{incident_id}/")) => {
+                // The escalation chain's messages (not the approval
+                // requests to the commanders): its first step is the
+                // duty officer.
+                Ok(message)
+                    if message
+                        .id
+                        .starts_with(&format!("incident-{incident_id}/chain:")) =>
+                {
                     return Some(message);
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
@@ -322,22 +328,56 @@ async fn drill(
     drills.stop("portal");
 
     // Reopening waits for a commander's instruction (PLAN §5): here the
-    // demo gives it.
-    let reopened = switch_site(
-        contained.store,
-        Some(contained.plan),
-        &SwitchRequest {
-            site: "portal".into(),
-            to: SiteState::Serving,
-            reason: "page restored and checked clean; reopening approved (demo)".into(),
-            by: "王小明 (demo commander)".into(),
-        },
-    )
-    .await?;
-    let status = gateway_status(contained.gateway, portal.host()).await?;
+    // demo's leader gives it, and the playbook carries it out.
+    let incident = contained
+        .store
+        .engine_incident(incident_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("incident #{incident_id} has no engine state"))?;
+    let request = incident
+        .approvals
+        .iter()
+        .position(|r| r.action == PlaybookAction::ReopenSite && r.answer.is_none())
+        .ok_or_else(|| anyhow::anyhow!("no approval of reopen_site was asked"))?;
+    let leader = contained
+        .plan
+        .roster
+        .iter()
+        .find(|person| person.roles.contains(&Role::Leader))
+        .map_or_else(|| "组长".to_string(), |person| person.name.clone());
+    contained
+        .store
+        .apply_command(
+            incident_id,
+            Command::AnswerApproval {
+                request,
+                approved: true,
+                roles: vec![Role::Leader],
+                note: "网页已恢复并复核，同意恢复对外服务（演练）".into(),
+            },
+            &leader,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("approving the reopening: {error}"))?;
     println!(
-        ">>> 恢复服务 REOPEN: {} — the gateway answers {status} again",
-        reopened.detail
+        ">>> 批准 APPROVE: {leader} (leader) approves reopening the site: `sitewarden incident approve {incident_id} --request {request} --by {leader}`"
+    );
+    let approved = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        let status = gateway_status(contained.gateway, portal.host()).await?;
+        if status != 503 {
+            break status;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the playbook did not reopen the portal within {STEP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        ">>> 恢复服务 REOPEN: the playbook reopened the portal {} ms after the approval — the gateway answers {status} again",
+        approved.elapsed().as_millis()
     );
     Ok(incident_id)
 }
