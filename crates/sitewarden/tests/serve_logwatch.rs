@@ -250,6 +250,37 @@ async fn serve_watches_the_gateway_and_the_plans_logs_and_acts_on_what_it_finds(
         },
     )
     .await;
+    // The shell removed, a person reopens the site: in force at once and
+    // noted in the incident's timeline.
+    let (ok, out, err) = run(&[
+        "release",
+        "zfcg",
+        "--plan",
+        plan_arg,
+        "--data",
+        data_arg,
+        "--reason",
+        "web shell removed",
+        "--by",
+        "王小明",
+    ])
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("notes the reopening"), "{out}");
+    assert_eq!(
+        get_from(Ipv4Addr::LOCALHOST, gateway, zfcg.host(), "/").await,
+        Some(200)
+    );
+    let detail = json(&["incident", "show", &id, "--data", data_arg, "--json"]).await;
+    assert!(
+        detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "王小明"
+                && e["detail"].to_string().contains("reopened by 王小明")),
+        "{detail}"
+    );
 
     // 3. A flood on the portal from fifty addresses, about 250 requests a
     //    second for six seconds (each under the gateway's per-address

@@ -53,23 +53,35 @@ pub async fn run(
         outcome.backend,
         outcome.detail
     );
-    if to == SiteState::Maintenance
-        && outcome.in_force
+    // The site's open incidents record the switch in their timelines: a
+    // cut-off marks them contained, a reopening is noted.
+    if outcome.in_force
         && let Some(plan) = &plan
         && let Some(site) = plan_site(plan, &outcome.site)
     {
         for incident in store.open_incidents(&site.name).await? {
-            let note = format!("cut off by {by} via {}: {reason}", outcome.backend);
+            let (command, done) = match to {
+                SiteState::Maintenance => (
+                    Command::Contain {
+                        note: format!("cut off by {by} via {}: {reason}", outcome.backend),
+                    },
+                    "marked contained",
+                ),
+                SiteState::Serving => (
+                    Command::Note {
+                        text: format!(
+                            "site {} reopened by {by} via {}: {reason}",
+                            site.name, outcome.backend
+                        ),
+                    },
+                    "notes the reopening",
+                ),
+            };
             match store
-                .apply_command(
-                    incident.id,
-                    Command::Contain { note },
-                    by,
-                    jiff::Timestamp::now(),
-                )
+                .apply_command(incident.id, command, by, jiff::Timestamp::now())
                 .await
             {
-                Ok(_) => println!("incident #{} marked contained", incident.id),
+                Ok(_) => println!("incident #{} {done}", incident.id),
                 Err(error) => println!("incident #{}: {error}", incident.id),
             }
         }
