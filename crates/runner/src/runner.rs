@@ -7,6 +7,7 @@ use crate::messages::render;
 use jiff::Timestamp;
 use sitewarden_contain::SiteState;
 use sitewarden_incident::{Action, Command, Incident, Recipient, Rules, due_actions};
+use sitewarden_livewatch::forensics;
 use sitewarden_notify::{Dispatcher, RetryPolicy};
 use sitewarden_plan::{ChannelKind, Plan, PlaybookAction};
 use sitewarden_store::{ApplyError, NewMessage, Store, StoreError};
@@ -286,6 +287,14 @@ impl Runner {
         let to = match action {
             PlaybookAction::Contain => SiteState::Maintenance,
             PlaybookAction::ReopenSite => SiteState::Serving,
+            PlaybookAction::PreserveEvidence => {
+                let done = self.preserve_evidence(incident).await?;
+                return Ok(format!(
+                    "{} ({}): {done}",
+                    action.as_str(),
+                    action.name_zh()
+                ));
+            }
             PlaybookAction::BlockOffenders => {
                 let done =
                     crate::offenders::block_offenders(&self.store, &self.plan, incident, now)
@@ -335,6 +344,55 @@ impl Runner {
         ))
     }
 
+    /// The detector's evidence is already stored with its signal; what
+    /// this step adds is the access-log timeline of the incident's sites,
+    /// an hour either side of the discovery — read in the background (a
+    /// large log must not hold up the rest of the plan) and attached when
+    /// read.
+    async fn preserve_evidence(&self, incident: &Incident) -> Result<String, RunnerError> {
+        let stored = self.store.incident_evidence(incident.id).await?.len();
+        let mut parts = vec![if stored == 0 {
+            "no evidence came with the detection (a person's report): collect screenshots and \
+             files by hand"
+                .to_string()
+        } else {
+            format!(
+                "{stored} item(s) of evidence kept with the detection, hash-chained \
+                 (`sitewarden evidence verify` checks them)"
+            )
+        }];
+        for site in &incident.sites {
+            let logs = forensics::site_logs(&self.plan, self.store.data_dir(), site);
+            if logs.is_empty() {
+                parts.push(format!("no access log of {site} to read"));
+                continue;
+            }
+            parts.push(format!(
+                "the access-log timeline of {site} is read from {} log(s) and attached as evidence",
+                logs.len()
+            ));
+            let (store, plan, site) = (self.store.clone(), self.plan.clone(), site.clone());
+            let (id, around) = (incident.id, incident.discovered_at.as_millisecond());
+            tokio::spawn(async move {
+                let result = forensics::attach_site_timeline(
+                    &store,
+                    &plan,
+                    id,
+                    &site,
+                    around,
+                    TIMELINE_WINDOW_MS,
+                    "sitewarden (playbook)",
+                )
+                .await;
+                match result {
+                    Ok(done) => tracing::info!("incident #{id}: {done}"),
+                    Err(problem) => tracing::warn!("incident #{id}: {site}: {problem}"),
+                }
+            });
+        }
+        Ok(parts.join("; "))
+    }
+
     async fn apply(&self, id: i64, command: Command, now: Timestamp) -> Result<(), RunnerError> {
         match self
             .store
@@ -352,14 +410,15 @@ impl Runner {
     }
 }
 
+/// How far either side of an incident's discovery its access-log
+/// timeline reaches.
+const TIMELINE_WINDOW_MS: i64 = 60 * 60_000;
+
 /// What a playbook step with no backend of its own amounts to: what the
 /// detector already did, or — for a step a commander approved — what the
 /// people carrying it out do, with the command that records it.
 fn step_detail(action: PlaybookAction, incident: i64) -> String {
     let what = match action {
-        PlaybookAction::PreserveEvidence => {
-            return "evidence preserved by the detector (see the incident's evidence)".into();
-        }
         PlaybookAction::Notify => return "people notified through the escalation chain".into(),
         PlaybookAction::RestorePages => format!(
             "put the approved pages back: a guarded web root is repaired by the guard itself \

@@ -250,6 +250,34 @@ async fn serve_watches_the_gateway_and_the_plans_logs_and_acts_on_what_it_finds(
         },
     )
     .await;
+    // The playbook's preserve_evidence step reads the site's log around
+    // the discovery and attaches the timeline, the shell's request in it.
+    let timeline = poll("the log timeline attached", Duration::from_secs(30), || {
+        let id = id.clone();
+        async move {
+            let detail = json(&["incident", "show", &id, "--data", data_arg, "--json"]).await;
+            detail["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["kind"] == "log_timeline")
+                .cloned()
+        }
+    })
+    .await;
+    assert!(
+        timeline["metadata"]["logs"]
+            .to_string()
+            .contains("zfcg-access.log"),
+        "{timeline}"
+    );
+    assert!(
+        timeline["metadata"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.66"),
+        "{timeline}"
+    );
     // The shell removed, a person reopens the site: in force at once and
     // noted in the incident's timeline.
     let (ok, out, err) = run(&[
