@@ -28,7 +28,7 @@ pub use engine::ApplyError;
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
-pub use offenders::{Offender, OffenderUpdate};
+pub use offenders::Offender;
 pub use outbox::{NewMessage, OutboxMessage, OutboxState};
 
 use sqlx::SqlitePool;
