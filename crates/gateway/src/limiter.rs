@@ -1,6 +1,7 @@
 //! Per-client limits: a token bucket of requests per address, a cap on open
-//! connections per address, and a global cap on requests in flight that
-//! sheds load with 503 before the origin falls over.
+//! connections per address, a cap on the requests one client has in flight
+//! (over all its connections and HTTP/2 streams), and a global cap on
+//! requests in flight that sheds load with 503 before the origin falls over.
 //!
 //! A client that keeps hitting its rate limit is banned; each further
 //! offence doubles the ban (capped), and bans expire by themselves. The
@@ -32,6 +33,8 @@ struct Client {
     /// Bans so far (kept while the client is remembered).
     offences: u32,
     connections: usize,
+    /// Requests of this client being handled now.
+    in_flight: usize,
 }
 
 /// What the limiter says about one request.
@@ -81,6 +84,7 @@ impl Limiter {
             let rate = self.limits.rate_per_ip;
             shard.retain(|_, client| {
                 client.connections > 0
+                    || client.in_flight > 0
                     || client.offences > 0
                     || refilled(client, now, rate, burst) < burst
             });
@@ -91,6 +95,7 @@ impl Limiter {
             refusals: 0,
             offences: 0,
             connections: 0,
+            in_flight: 0,
         });
         f(client)
     }
@@ -156,6 +161,68 @@ impl Limiter {
         if let Some(client) = shard.get_mut(&ip) {
             client.connections = client.connections.saturating_sub(1);
         }
+    }
+
+    /// Takes one of `ip`'s slots of the per-client in-flight cap: `Ok(None)`
+    /// when there is no cap, an `Err` (429, and perhaps a ban) when the
+    /// client already has its share of requests in flight. One HTTP/2
+    /// connection carries many requests at once, so the connection cap
+    /// alone does not bound them. Each refusal counts towards a ban as a
+    /// rate refusal does: a client that keeps more requests open than any
+    /// browser would is flooding.
+    pub fn begin_client_request(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        now_ms: i64,
+    ) -> Result<Option<ClientInFlight>, RateVerdict> {
+        let cap = self.limits.in_flight_per_ip;
+        if cap == 0 {
+            return Ok(None);
+        }
+        let ip = client_key(ip);
+        let limits = &self.limits;
+        self.with_client(ip, Instant::now(), |client| {
+            if client.in_flight < cap {
+                client.in_flight += 1;
+                return Ok(());
+            }
+            client.refusals += 1;
+            if limits.ban_after_refusals == 0 || client.refusals < limits.ban_after_refusals {
+                return Err(RateVerdict::Refuse);
+            }
+            client.refusals = 0;
+            client.offences += 1;
+            let ban = ban_length(limits, client.offences);
+            Err(RateVerdict::Ban(BlockEntry {
+                net: client_net(ip),
+                until_ms: Some(now_ms + ban.as_millis() as i64),
+                reason: format!(
+                    "more than {cap} requests in flight at once — offence {}, banned for {}",
+                    client.offences,
+                    humanize(ban)
+                ),
+                source: "gateway".into(),
+                offences: client.offences,
+            }))
+        })?;
+        Ok(Some(ClientInFlight {
+            limiter: self.clone(),
+            ip,
+        }))
+    }
+
+    fn end_client_request(&self, ip: IpAddr) {
+        let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = shard.get_mut(&ip) {
+            client.in_flight = client.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Requests `ip`'s client has in flight now.
+    pub fn client_in_flight(&self, ip: IpAddr) -> usize {
+        let ip = client_key(ip);
+        let shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
+        shard.get(&ip).map_or(0, |client| client.in_flight)
     }
 
     /// Takes a slot of the global in-flight cap; None means shed (503).
@@ -243,6 +310,20 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// A request counted against its client's in-flight cap; uncounted on
+/// drop.
+#[derive(Debug)]
+pub struct ClientInFlight {
+    limiter: Arc<Limiter>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientInFlight {
+    fn drop(&mut self) {
+        self.limiter.end_client_request(self.ip);
+    }
+}
+
 /// A request counted against the global cap; uncounted on drop.
 #[derive(Debug)]
 pub struct InFlight {
@@ -314,6 +395,46 @@ mod tests {
         assert!(limiter.begin_request().is_none());
         drop(requests);
         assert_eq!(limiter.in_flight(), 0);
+    }
+
+    #[test]
+    fn requests_in_flight_per_client_are_capped_refusals_ban_and_slots_come_back() {
+        let limiter = Arc::new(Limiter::new(Limits {
+            in_flight_per_ip: 2,
+            ..limits()
+        }));
+        let ip: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:1:2::2".parse().unwrap();
+        let a = limiter.begin_client_request(ip, 0).unwrap().unwrap();
+        let _b = limiter.begin_client_request(neighbour, 0).unwrap().unwrap();
+        // The same /64: one client, at its cap.
+        assert_eq!(limiter.client_in_flight(ip), 2);
+        assert_eq!(
+            limiter.begin_client_request(ip, 0).unwrap_err(),
+            RateVerdict::Refuse
+        );
+        assert_eq!(
+            limiter.begin_client_request(ip, 0).unwrap_err(),
+            RateVerdict::Refuse
+        );
+        let Err(RateVerdict::Ban(ban)) = limiter.begin_client_request(ip, 0) else {
+            panic!("the third refusal bans");
+        };
+        assert_eq!(ban.net.to_string(), "2001:db8:1:2::/64");
+        assert!(
+            ban.reason.contains("2 requests in flight"),
+            "{}",
+            ban.reason
+        );
+        drop(a);
+        assert!(limiter.begin_client_request(ip, 0).unwrap().is_some());
+        let other: IpAddr = "127.0.0.11".parse().unwrap();
+        assert!(limiter.begin_client_request(other, 0).unwrap().is_some());
+        let uncapped = Arc::new(Limiter::new(Limits {
+            in_flight_per_ip: 0,
+            ..limits()
+        }));
+        assert!(uncapped.begin_client_request(ip, 0).unwrap().is_none());
     }
 
     #[test]

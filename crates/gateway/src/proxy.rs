@@ -2,7 +2,7 @@
 //!
 //! 1. `request_filter`: framing checks (request smuggling, header limits),
 //!    the client's address, allowlist/blocklist, rate limit and bans, the
-//!    global in-flight cap, the route by Host, the containment switch
+//!    client's and the global in-flight caps, the route by Host, the containment switch
 //!    (maintenance page from memory), and for an approved static file of a
 //!    guarded site the answer itself, from the approved copy (the origin is
 //!    checked in the background, `verify.rs`);
@@ -18,7 +18,7 @@ use crate::client_ip::client_ip;
 use crate::conn::GuardedStream;
 use crate::events::GatewayEvent;
 use crate::integrity::{Integrity, content_type};
-use crate::limiter::{InFlight, Limiter, RateVerdict};
+use crate::limiter::{ClientInFlight, InFlight, Limiter, RateVerdict};
 use crate::now_ms;
 use crate::routes::{Route, RouteTable};
 use crate::switch::{SiteState, Switchboard};
@@ -72,7 +72,8 @@ pub struct Stats {
     pub maintenance: AtomicU64,
     /// Refused by the blocklist.
     pub blocked: AtomicU64,
-    /// Refused for rate.
+    /// Refused for rate, or for too many requests in flight from one
+    /// client (429).
     pub rate_limited: AtomicU64,
     /// Shed by the in-flight cap.
     pub shed: AtomicU64,
@@ -101,6 +102,8 @@ pub struct Ctx {
     in_flight: Option<InFlight>,
     attempt: usize,
     first_origin: Option<usize>,
+    /// This request's slot of its client's in-flight cap.
+    client_in_flight: Option<ClientInFlight>,
 }
 
 impl Gateway {
@@ -380,6 +383,24 @@ impl ProxyHttp for Gateway {
                         self.emit(GatewayEvent::Banned(entry));
                     }
                     let body = Bytes::from_static(b"429 Too Many Requests\n");
+                    return self
+                        .respond(session, 429, &[("Retry-After", "1".into())], body, false)
+                        .await;
+                }
+            }
+        }
+        if !allowed {
+            // One client's share of the requests in flight, whatever
+            // connections and HTTP/2 streams carry them.
+            match shared.limiter.begin_client_request(client, ctx.started_ms) {
+                Ok(slot) => ctx.client_in_flight = slot,
+                Err(verdict) => {
+                    shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if let RateVerdict::Ban(entry) = verdict {
+                        shared.blocklist.insert(entry.clone());
+                        self.emit(GatewayEvent::Banned(entry));
+                    }
+                    let body = Bytes::from_static(b"429 Too Many Requests (in flight)\n");
                     return self
                         .respond(session, 429, &[("Retry-After", "1".into())], body, false)
                         .await;

@@ -452,6 +452,10 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     options.h2c = true;
     options.h2_idle_timeout = Some(config.limits.keepalive_timeout);
     proxy.server_options = Some(options);
+    // pingora's bounded defaults (header list size), with our stream cap.
+    let mut h2 = pingora_core::protocols::http::v2::server::default_h2_options();
+    h2.max_concurrent_streams(config.limits.h2_streams_per_connection.max(1));
+    proxy.h2_options = Some(h2);
     let shared_for_filter = shared.clone();
     let app = GatewayApp {
         proxy: Arc::new(proxy),

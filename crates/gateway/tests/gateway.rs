@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 struct Origin {
     addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    /// The most `/very-slow` requests it had in hand at once.
+    peak: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -28,6 +30,8 @@ struct OriginState {
     root: PathBuf,
     hits: Arc<AtomicU64>,
     label: &'static str,
+    in_hand: Arc<AtomicU64>,
+    peak: Arc<AtomicU64>,
 }
 
 async fn serve_file(
@@ -57,6 +61,13 @@ async fn serve_file(
             tokio::time::sleep(Duration::from_millis(500)).await;
             return (StatusCode::OK, "slow").into_response();
         }
+        Some("very-slow") => {
+            let now = state.in_hand.fetch_add(1, Ordering::SeqCst) + 1;
+            state.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            state.in_hand.fetch_sub(1, Ordering::SeqCst);
+            return (StatusCode::OK, "very slow").into_response();
+        }
         _ => {}
     }
     let relative = path.map(|UrlPath(p)| p).unwrap_or_default();
@@ -85,10 +96,13 @@ async fn serve_file(
 
 fn start_origin(root: &Path, label: &'static str) -> Origin {
     let hits = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
     let state = OriginState {
         root: root.to_path_buf(),
         hits: hits.clone(),
         label,
+        in_hand: Arc::new(AtomicU64::new(0)),
+        peak: peak.clone(),
     };
     // Its own thread and runtime, so tests of any flavour can use it.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -110,6 +124,7 @@ fn start_origin(root: &Path, label: &'static str) -> Origin {
     Origin {
         addr: rx.recv().unwrap(),
         hits,
+        peak,
     }
 }
 
@@ -1088,6 +1103,122 @@ async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
     });
     let error = sitewarden_gateway::start(bad, data.path(), None).unwrap_err();
     assert!(error.to_string().contains("portal.crt"), "{error}");
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+/// An HTTP/2 connection from `source` (prior knowledge), its driver spawned.
+async fn h2_connect(source: [u8; 4], gateway: SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((std::net::Ipv4Addr::from(source), 0)))
+        .unwrap();
+    let stream = socket.connect(gateway).await.unwrap();
+    let (send, connection) = h2::client::handshake(stream).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    send
+}
+
+/// Sends a GET on an HTTP/2 connection and reads the whole answer in its
+/// own task; returns the status.
+async fn h2_get(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    host: &str,
+    path: &str,
+) -> tokio::task::JoinHandle<u16> {
+    let ready = send.clone().ready().await.unwrap();
+    *send = ready;
+    let request = http::Request::get(format!("http://{host}{path}"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    tokio::spawn(async move {
+        let response = response.await.unwrap();
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        status
+    })
+}
+
+/// Regression: a client's HTTP/2 connection carried as many requests at
+/// once as it liked (100 streams by default), beside its connection cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_clients_requests_in_flight_are_capped_across_http2_streams() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let config = config(
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        Limits {
+            in_flight_per_ip: 4,
+            h2_streams_per_connection: 8,
+            ..Limits::default()
+        },
+    );
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+    let host = "portal.example.gov.test";
+
+    // One connection. Once its first answer is in, the client has the
+    // gateway's SETTINGS, with the stream cap.
+    let mut flooder = h2_connect([127, 0, 0, 2], addr).await;
+    let status = h2_get(&mut flooder, host, "/").await.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(flooder.current_max_send_streams(), 8);
+    // Twenty requests at once to a page that takes 3 s.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        answers.push(h2_get(&mut flooder, host, "/very-slow").await);
+    }
+    // While the flooder holds its four, a neighbour is served.
+    let flooder_ip: std::net::IpAddr = [127, 0, 0, 2].into();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gateway.shared().limiter.client_in_flight(flooder_ip) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the flooder never had 4 in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut neighbour = h2_connect([127, 0, 0, 3], addr).await;
+    let status = h2_get(&mut neighbour, host, "/").await.await.unwrap();
+    assert_eq!(status, 200, "another client is not limited by the flooder");
+
+    let mut statuses = Vec::new();
+    for answer in answers {
+        statuses.push(answer.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!(ok + refused, statuses.len(), "{statuses:?}");
+    assert!(ok >= 1 && refused >= 1, "{statuses:?}");
+    assert!(
+        origin.peak.load(Ordering::SeqCst) <= 4,
+        "the origin had {} of one client's requests at once",
+        origin.peak.load(Ordering::SeqCst)
+    );
+    // Every slot came back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gateway.shared().limiter.client_in_flight(flooder_ip) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a client slot was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = h2_get(&mut flooder, host, "/").await.await.unwrap();
+    assert_eq!(status, 200);
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();

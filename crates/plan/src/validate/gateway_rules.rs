@@ -78,6 +78,21 @@ impl Checker {
                 "must not be shorter than ban_base_seconds",
             );
         }
+        if limits.max_in_flight != 0 && limits.in_flight_per_ip > limits.max_in_flight {
+            self.report(
+                "gateway.limits.in_flight_per_ip",
+                format!(
+                    "must not exceed max_in_flight ({}), or one client could take every slot",
+                    limits.max_in_flight
+                ),
+            );
+        }
+        if !(1..=1000).contains(&limits.h2_streams_per_connection) {
+            self.report(
+                "gateway.limits.h2_streams_per_connection",
+                "must be between 1 and 1000",
+            );
+        }
         if limits.max_header_bytes != 0 && limits.max_header_bytes < 1024 {
             self.report(
                 "gateway.limits.max_header_bytes",

@@ -285,6 +285,8 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             burst_per_ip: limits.burst_per_ip,
             connections_per_ip: limits.connections_per_ip,
             max_in_flight: limits.max_in_flight,
+            in_flight_per_ip: limits.in_flight_per_ip,
+            h2_streams_per_connection: limits.h2_streams_per_connection,
             max_header_bytes: limits.max_header_bytes,
             max_headers: limits.max_headers,
             header_timeout: seconds(limits.header_timeout_seconds),
