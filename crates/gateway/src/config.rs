@@ -162,6 +162,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time the gateway waits for each piece of a request body.
     pub body_timeout: Duration,
+    /// Time a client has to send a whole request body (a client that drips
+    /// a byte at a time never trips `body_timeout`); 408 after it.
+    pub body_deadline: Duration,
     /// How long a kept-alive connection may sit idle between requests
     /// (pingora's own default is for ever).
     pub keepalive_timeout: Duration,
@@ -187,6 +190,7 @@ impl Default for Limits {
             max_headers: 100,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(15),
+            body_deadline: Duration::from_secs(120),
             keepalive_timeout: Duration::from_secs(75),
             ban_after_refusals: 200,
             ban_base: Duration::from_secs(60),

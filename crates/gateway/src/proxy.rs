@@ -6,10 +6,12 @@
 //!    (maintenance page from memory), and for an approved static file of a
 //!    guarded site the answer itself, from the approved copy (the origin is
 //!    checked in the background, `verify.rs`);
+//!    (`early_request_filter` starts the whole-body deadline, which
+//!    `proxy_upstream_filter` and `request_body_filter` enforce);
 //! 2. `upstream_peer` / `fail_to_connect`: the site's origins in turn;
 //! 3. `upstream_request_filter`: forwarding headers;
 //! 4. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
-//!    one too slow;
+//!    one too slow, 408 for a client too slow with its body;
 //! 5. `logging`: the access log line.
 
 use crate::access_log::{AccessLog, LogLine};
@@ -104,6 +106,9 @@ pub struct Ctx {
     first_origin: Option<usize>,
     /// This request's slot of its client's in-flight cap.
     client_in_flight: Option<ClientInFlight>,
+    /// When the whole request body must be in (not for upgrades, whose
+    /// "body" is the tunnel).
+    body_deadline: Option<Instant>,
 }
 
 impl Gateway {
@@ -301,6 +306,52 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> Ctx {
         Ctx::default()
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<()> {
+        // The whole body has a deadline, not only each read: a client that
+        // sends a byte every few seconds never trips the per-read timeout.
+        // It holds for a body pingora discards to keep the connection
+        // (after an answer from `request_filter`) as well.
+        if !session.is_upgrade_req() {
+            let deadline = self.shared.limiter.limits().body_deadline;
+            ctx.body_deadline = Some(Instant::now() + deadline);
+            session.set_total_drain_timeout(Some(deadline));
+        }
+        Ok(())
+    }
+
+    async fn proxy_upstream_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        // No read of the body may wait past its deadline.
+        if let Some(deadline) = ctx.body_deadline {
+            let per_read = self.shared.limiter.limits().body_timeout;
+            let left = deadline.saturating_duration_since(Instant::now());
+            session.set_read_timeout(Some(per_read.min(left).max(Duration::from_millis(1))));
+        }
+        Ok(true)
+    }
+
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(deadline) = ctx.body_deadline else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            // Answered 408 by `fail_to_proxy`, and the connection closed.
+            return Error::e_explain(
+                ErrorType::HTTPStatus(408),
+                "request body not received in time (slow client)",
+            );
+        }
+        let per_read = self.shared.limiter.limits().body_timeout;
+        session.set_read_timeout(Some(per_read.min(deadline - now)));
+        Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
@@ -539,6 +590,8 @@ impl ProxyHttp for Gateway {
                 ErrorType::ReadTimedout | ErrorType::ConnectTimedout | ErrorType::WriteTimedout,
             ) => 504,
             (ErrorSource::Upstream, _) => 502,
+            // A body that stopped (or ran out of its deadline) mid-way.
+            (ErrorSource::Downstream, ErrorType::ReadTimedout) => 408,
             (
                 ErrorSource::Downstream,
                 ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
@@ -550,6 +603,7 @@ impl ProxyHttp for Gateway {
             let body = Bytes::from(match code {
                 502 => "502 Bad Gateway: the site's web server did not answer properly\n",
                 504 => "504 Gateway Timeout: the site's web server did not answer in time\n",
+                408 => "408 Request Timeout: the request body was not received in time\n",
                 _ => "error\n",
             });
             let _ = self.respond(session, code, &[], body, true).await;

@@ -94,6 +94,11 @@ async fn serve_file(
     }
 }
 
+/// Reads a whole request body, then says how long it was.
+async fn upload(body: axum::body::Bytes) -> String {
+    format!("got {} bytes", body.len())
+}
+
 fn start_origin(root: &Path, label: &'static str) -> Origin {
     let hits = Arc::new(AtomicU64::new(0));
     let peak = Arc::new(AtomicU64::new(0));
@@ -116,6 +121,7 @@ fn start_origin(root: &Path, label: &'static str) -> Origin {
             tx.send(listener.local_addr().unwrap()).unwrap();
             let app = Router::new()
                 .route("/", axum::routing::get(serve_file))
+                .route("/upload", axum::routing::post(upload))
                 .route("/{*path}", axum::routing::get(serve_file).post(serve_file))
                 .with_state(state);
             axum::serve(listener, app).await.unwrap();
@@ -1222,4 +1228,85 @@ async fn one_clients_requests_in_flight_are_capped_across_http2_streams() {
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();
+}
+
+/// Regression: a body dripped a byte at a time never tripped the per-read
+/// body timeout, so one client could hold a connection (and an origin
+/// request) for as long as it liked.
+#[test]
+fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline() {
+    let root = tempfile::tempdir().unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits {
+                body_deadline: Duration::from_secs(2),
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    // A prompt upload is served.
+    let mut prompt = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let body = "x".repeat(1000);
+    let (status, _, answer) = exchange(
+        &mut prompt,
+        &format!(
+            "POST /upload HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 1000\r\n\r\n{body}"
+        ),
+    );
+    assert_eq!(
+        (status, answer.as_slice()),
+        (200, b"got 1000 bytes".as_slice())
+    );
+
+    // 1000 bytes at one per 200 ms would take 200 s; every byte comes well
+    // within the 15 s per-read timeout.
+    let mut slow = TcpStream::connect(gateway.listen()[0]).unwrap();
+    slow.write_all(
+        b"POST /upload HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 1000\r\n\r\n",
+    )
+    .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut closed = false;
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        if sent < 1000 && slow.write_all(b"x").is_ok() {
+            sent += 1;
+        }
+        let mut buf = [0u8; 1024];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408"),
+        "{text:?} after {elapsed:?}"
+    );
+    assert!(closed, "the connection is closed after the 408: {text:?}");
+    assert!(sent < 1000, "cut off before the body was complete");
+    // The deadline is 2 s; the margin is for a loaded machine.
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "cut off after {elapsed:?}"
+    );
 }

@@ -75,6 +75,8 @@ pub struct GatewayLimits {
     pub header_timeout_seconds: u32,
     /// Seconds the gateway waits for each piece of a request body.
     pub body_timeout_seconds: u32,
+    /// Seconds a client has to send a whole request body.
+    pub body_deadline_seconds: u32,
     /// Seconds a kept-alive connection may sit idle between requests.
     pub keepalive_timeout_seconds: u32,
     /// Refusals (over the rate, or over `in_flight_per_ip`) before a client
@@ -99,6 +101,7 @@ impl Default for GatewayLimits {
             max_headers: 100,
             header_timeout_seconds: 10,
             body_timeout_seconds: 15,
+            body_deadline_seconds: 120,
             keepalive_timeout_seconds: 75,
             ban_after_refusals: 200,
             ban_base_seconds: 60,

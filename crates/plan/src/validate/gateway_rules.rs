@@ -61,6 +61,7 @@ impl Checker {
         for (key, value) in [
             ("header_timeout_seconds", limits.header_timeout_seconds),
             ("body_timeout_seconds", limits.body_timeout_seconds),
+            ("body_deadline_seconds", limits.body_deadline_seconds),
             (
                 "keepalive_timeout_seconds",
                 limits.keepalive_timeout_seconds,

@@ -291,6 +291,7 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             max_headers: limits.max_headers,
             header_timeout: seconds(limits.header_timeout_seconds),
             body_timeout: seconds(limits.body_timeout_seconds),
+            body_deadline: seconds(limits.body_deadline_seconds),
             keepalive_timeout: seconds(limits.keepalive_timeout_seconds),
             ban_after_refusals: limits.ban_after_refusals,
             ban_base: seconds(limits.ban_base_seconds),
