@@ -2,17 +2,19 @@
 //!
 //! 1. `request_filter`: framing checks (request smuggling, header limits),
 //!    the client's address, allowlist/blocklist, rate limit and bans, the
-//!    client's and the global in-flight caps, the route by Host, the containment switch
-//!    (maintenance page from memory), and for an approved static file of a
-//!    guarded site the answer itself, from the approved copy (the origin is
-//!    checked in the background, `verify.rs`);
-//!    (`early_request_filter` starts the whole-body deadline, which
-//!    `proxy_upstream_filter` and `request_body_filter` enforce);
+//!    client's and the global in-flight caps, the route by Host, the
+//!    containment switch (maintenance page from memory), and for an approved
+//!    static file of a guarded site the answer itself, from the approved
+//!    copy (the origin is checked in the background, `verify.rs`);
+//!    `early_request_filter` before it starts the whole-body deadline, which
+//!    `proxy_upstream_filter` and `request_body_filter` enforce;
 //! 2. `upstream_peer` / `fail_to_connect`: the site's origins in turn;
 //! 3. `upstream_request_filter`: forwarding headers;
-//! 4. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
+//! 4. `response_filter`: an upgraded (WebSocket) connection is tied to its
+//!    site's switch, and closed when the site is cut off;
+//! 5. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
 //!    one too slow, 408 for a client too slow with its body;
-//! 5. `logging`: the access log line.
+//! 6. `logging`: the access log line.
 
 use crate::access_log::{AccessLog, LogLine};
 use crate::blocklist::{Blocklist, Verdict};
@@ -106,8 +108,8 @@ pub struct Ctx {
     first_origin: Option<usize>,
     /// This request's slot of its client's in-flight cap.
     client_in_flight: Option<ClientInFlight>,
-    /// When the whole request body must be in (not for upgrades, whose
-    /// "body" is the tunnel).
+    /// When the whole request body must be in (once a connection is
+    /// upgraded, what follows is the tunnel, not a body).
     body_deadline: Option<Instant>,
 }
 
@@ -313,11 +315,9 @@ impl ProxyHttp for Gateway {
         // sends a byte every few seconds never trips the per-read timeout.
         // It holds for a body pingora discards to keep the connection
         // (after an answer from `request_filter`) as well.
-        if !session.is_upgrade_req() {
-            let deadline = self.shared.limiter.limits().body_deadline;
-            ctx.body_deadline = Some(Instant::now() + deadline);
-            session.set_total_drain_timeout(Some(deadline));
-        }
+        let deadline = self.shared.limiter.limits().body_deadline;
+        ctx.body_deadline = Some(Instant::now() + deadline);
+        session.set_total_drain_timeout(Some(deadline));
         Ok(())
     }
 
@@ -341,6 +341,12 @@ impl ProxyHttp for Gateway {
         let Some(deadline) = ctx.body_deadline else {
             return Ok(());
         };
+        if session.was_upgraded() {
+            // The bytes of a tunnel (WebSocket), not a body: not timed here.
+            // Exempting upgrade *requests* instead would let any request
+            // with an `Upgrade` header drip its body.
+            return Ok(());
+        }
         let now = Instant::now();
         if now >= deadline {
             // Answered 408 by `fail_to_proxy`, and the connection closed.
@@ -580,6 +586,32 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if upstream_response.status != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(());
+        }
+        // What follows is a tunnel, not a body: no body deadline, and each
+        // read waits the per-read timeout again.
+        ctx.body_deadline = None;
+        session.set_read_timeout(Some(self.shared.limiter.limits().body_timeout));
+        // An upgraded connection (WebSocket) carries no further requests, so
+        // the switch check above never sees it again: tie it to its site's
+        // switch, to be closed the moment the site is cut off.
+        if let Some(route) = &ctx.route
+            && let Some(stream) = session
+                .stream()
+                .and_then(|stream| stream.as_any().downcast_ref::<GuardedStream>())
+        {
+            stream.close_when_cut_off(route.switch.clone());
+        }
+        Ok(())
+    }
+
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
         // An origin that is down or garbled is a 502, one that is too slow
         // a 504 (as nginx says); a client that went away gets nothing.
@@ -599,7 +631,12 @@ impl ProxyHttp for Gateway {
             (ErrorSource::Downstream, _) => 400,
             _ => 500,
         };
-        if code > 0 {
+        // Once a response went out — or a 101, after which the connection
+        // is a tunnel — an error answer would land inside it.
+        let answered = session
+            .response_written()
+            .is_some_and(|response| !response.status.is_informational() || response.status == 101);
+        if code > 0 && !answered {
             let body = Bytes::from(match code {
                 502 => "502 Bad Gateway: the site's web server did not answer properly\n",
                 504 => "504 Gateway Timeout: the site's web server did not answer in time\n",

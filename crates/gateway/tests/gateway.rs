@@ -1310,3 +1310,181 @@ fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline() {
         "cut off after {elapsed:?}"
     );
 }
+
+/// A raw origin that answers an upgrade request with `101` and then echoes
+/// what it is sent; counts the tunnels it has open.
+fn start_echo_upgrade_origin() -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicU64::new(0));
+    let counter = open.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let open = counter.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                );
+                open.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (addr, open)
+}
+
+/// Opens a WebSocket-style upgrade through the gateway; returns the
+/// connection and the status line of the answer.
+async fn upgrade(gateway: SocketAddr) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    conn.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: portal.example.gov.test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut byte))
+            .await
+            .expect("an answer to the upgrade")
+            .unwrap();
+        assert_eq!(
+            n,
+            1,
+            "closed mid-header: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (conn, status)
+}
+
+/// Regression: a WebSocket opened before a site was cut off stayed open
+/// after it (only new requests saw the switch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (origin, open_tunnels) = start_echo_upgrade_origin();
+    let data = tempfile::tempdir().unwrap();
+    let config = config(
+        &[format!("portal.example.gov.test=http://{origin}")],
+        // Long enough that nothing but the switch closes an idle tunnel
+        // within the test; the body deadline, short, is not for tunnels.
+        Limits {
+            body_timeout: Duration::from_secs(120),
+            body_deadline: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    );
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+
+    let (mut tunnel, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    tunnel.write_all(b"hello").await.unwrap();
+    let mut echoed = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"hello");
+    // Past the body deadline, the tunnel carries on.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tunnel.write_all(b"still").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"still");
+    assert_eq!(open_tunnels.load(Ordering::SeqCst), 1);
+
+    let answer = send(
+        data.path(),
+        switch("portal.example.gov.test", SiteState::Maintenance),
+    )
+    .await;
+    assert!(answer.ok, "{answer:?}");
+    // The idle tunnel is closed by the gateway, not by anything it sends.
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tunnel.read_to_end(&mut rest))
+        .await
+        .expect("the tunnel was not closed when its site was cut off");
+    // Closed, with nothing written into the tunnel.
+    assert!(
+        rest.is_empty() && (matches!(read, Ok(0)) || read.is_err()),
+        "{read:?} {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    eprintln!("tunnel closed {:?} after the switch", started.elapsed());
+    // …both ways: the origin's side of the tunnel is closed too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_tunnels.load(Ordering::SeqCst) > 0 {
+        assert!(Instant::now() < deadline, "the origin's side stayed open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // New upgrades get the maintenance answer.
+    let (_refused, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    assert_eq!(open_tunnels.load(Ordering::SeqCst), 0);
+
+    // Serving again: upgrades work, and a switch of another kind (serving
+    // → serving) does not close them.
+    assert!(
+        send(
+            data.path(),
+            switch("portal.example.gov.test", SiteState::Serving)
+        )
+        .await
+        .ok
+    );
+    let (mut tunnel, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    assert!(
+        send(
+            data.path(),
+            switch("portal.example.gov.test", SiteState::Serving)
+        )
+        .await
+        .ok
+    );
+    tunnel.write_all(b"again").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"again");
+    drop(tunnel);
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
