@@ -40,6 +40,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod streamed;
+
 /// Everything the proxy shares across requests and with the control side.
 #[derive(Debug)]
 pub struct Shared {
@@ -154,6 +156,11 @@ impl Gateway {
         file: crate::integrity::ApprovedFile,
         host: &str,
     ) -> Result<bool> {
+        if integrity.streamed(&file) {
+            return self
+                .serve_approved_streamed(session, ctx, route, integrity, file, host)
+                .await;
+        }
         // From memory in the common case; the vault is read on the blocking
         // pool only on a miss (a thread hop per request cost a third of the
         // gateway's CPU in the benchmark).
