@@ -32,6 +32,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+/// The whole HTTP/2 connection preface (RFC 9113 §3.4), which pingora
+/// peeks for on a plain connection.
+const H2_CONNECTION_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Where the connection is in its request cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +66,8 @@ pub struct GuardedStream {
     /// Resolves when that site is cut off (polled while reads wait). A
     /// mutex only to be `Sync`: it is reached through `&mut self`.
     tunnel_cut: CutOff,
+    /// Bytes read by [`Peek::try_peek`], handed out first by reads.
+    peeked: Vec<u8>,
 }
 
 /// The wait for a tunnel's site to be cut off.
@@ -94,6 +99,7 @@ impl GuardedStream {
             framing: None,
             tunnel_site: OnceLock::new(),
             tunnel_cut: CutOff::default(),
+            peeked: Vec::new(),
         }
     }
 
@@ -231,6 +237,13 @@ impl AsyncRead for GuardedStream {
         if let Some(error) = this.poll_cut_off(cx, false) {
             return Poll::Ready(Err(error));
         }
+        if !this.peeked.is_empty() {
+            let n = this.peeked.len().min(buf.remaining());
+            let bytes: Vec<u8> = this.peeked.drain(..n).collect();
+            buf.put_slice(&bytes);
+            this.observe(&bytes);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
@@ -361,23 +374,45 @@ impl GetSocketDigest for GuardedStream {
 
 #[async_trait]
 impl Peek for GuardedStream {
+    /// pingora peeks for the HTTP/2 connection preface before it reads a
+    /// request on a plain connection, and its own peek waits for all 24
+    /// bytes: a request shorter than that, or a few bytes of garbage, sat
+    /// there unanswered until the header deadline. This peek reads only
+    /// until the bytes can no longer be the preface (or the client stops
+    /// sending), and hands them to the reads that follow; whatever does
+    /// not match fills the rest of `buf`, so pingora goes on with HTTP/1
+    /// and answers what it cannot parse with 400.
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        // pingora peeks for the HTTP/2 preface before reading a request,
-        // waiting for all of its 24 bytes: a slow client must not be able
-        // to hold the connection there either.
-        match (self.phase, self.deadline.as_ref()) {
-            (Phase::Header, Some(deadline)) => {
-                let until = deadline.deadline();
-                match tokio::time::timeout_at(until, self.inner.try_peek(buf)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request header not received in time (slow client)",
-                    )),
+        use tokio::io::AsyncReadExt;
+        let until = match (self.phase, self.deadline.as_ref()) {
+            (Phase::Header, Some(deadline)) => Some(deadline.deadline()),
+            _ => None,
+        };
+        let fill = async {
+            while self.peeked.len() < buf.len() && H2_CONNECTION_PREFACE.starts_with(&self.peeked) {
+                let mut more = [0u8; 64];
+                let want = (buf.len() - self.peeked.len()).min(more.len());
+                let n = self.inner.read(&mut more[..want]).await?;
+                if n == 0 {
+                    break;
                 }
+                self.peeked.extend_from_slice(&more[..n]);
             }
-            _ => self.inner.try_peek(buf).await,
+            Ok::<_, io::Error>(())
+        };
+        match until {
+            Some(until) => tokio::time::timeout_at(until, fill).await.map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request header not received in time (slow client)",
+                )
+            })??,
+            None => fill.await?,
         }
+        let n = self.peeked.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.peeked[..n]);
+        buf[n..].fill(0);
+        Ok(true)
     }
 }
 

@@ -747,9 +747,8 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
         &format!("GET / HTTP/1.1\r\nHost: portal.example.gov.test\r\n{many}\r\n"),
     );
     assert_eq!(status, 431);
-    // Garbage that is not HTTP at all: pingora closes the connection
-    // (with a 400 when it can say one); never a crash, a hang, or a
-    // request to the origin.
+    // Garbage that is not HTTP at all: 400 and the connection closed;
+    // never a crash, a hang, or a request to the origin.
     for garbage in [
         b"NOT A REQUEST\r\n\r\n".as_slice(),
         b"GET / HTTP/1.1\r\nHost portal.example.gov.test\r\n\r\n".as_slice(),
@@ -762,7 +761,7 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
         let _ = conn.read_to_end(&mut answer);
         let answer = String::from_utf8_lossy(&answer);
         assert!(
-            answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+            answer.starts_with("HTTP/1.1 400"),
             "{garbage:?} → {answer:?}"
         );
     }
@@ -1487,4 +1486,92 @@ async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_r
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();
+}
+
+/// Writes `bytes` on a fresh connection and reads until the gateway closes
+/// it (10 s at most); returns what it answered.
+fn answer_to(gateway: SocketAddr, bytes: &[u8]) -> String {
+    let mut conn = TcpStream::connect(gateway).unwrap();
+    conn.write_all(bytes).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Regression: bytes that are not HTTP got the connection closed without
+/// an answer (nginx answers 400). pingora peeks for the 24-byte HTTP/2
+/// preface before it parses anything and waited for all 24 bytes, so
+/// anything shorter — garbage, or a short valid request — sat there until
+/// the header deadline.
+#[test]
+fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            // Longer than the answers are waited for: a connection left
+            // to the deadline fails the test rather than passing late.
+            Limits {
+                header_timeout: Duration::from_secs(60),
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    let addr = gateway.listen()[0];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for length in [1, 2, 7, 16, 23, 24, 25, 64, 300, 2000] {
+        for _ in 0..3 {
+            let mut garbage = Vec::with_capacity(length);
+            while garbage.len() < length {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                garbage.extend_from_slice(&seed.to_le_bytes());
+            }
+            garbage.truncate(length);
+            // Random bytes that happen to start like a method name are
+            // made certainly not HTTP.
+            garbage[0] = 0x16 + (garbage[0] % 8);
+            let answer = answer_to(addr, &garbage);
+            assert!(
+                answer.starts_with("HTTP/1.1 400"),
+                "{garbage:?} → {answer:?}"
+            );
+            assert_eq!(
+                answer.matches("HTTP/1.1").count(),
+                1,
+                "one answer, then closed"
+            );
+        }
+    }
+    // A TLS ClientHello on the plain port is not HTTP either.
+    let answer = answer_to(addr, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    // A valid request shorter than the HTTP/2 preface is answered too.
+    let answer = answer_to(addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "no Host: {answer:?}");
+    let answer = answer_to(addr, b"GET /\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
+    // HTTP/2 with prior knowledge still works beside it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let mut h2 = h2_connect([127, 0, 0, 1], addr).await;
+        h2_get(&mut h2, "portal.example.gov.test", "/")
+            .await
+            .await
+            .unwrap()
+    });
+    assert_eq!(status, 200);
+    let mut conn = TcpStream::connect(addr).unwrap();
+    assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
 }
