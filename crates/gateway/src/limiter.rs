@@ -11,6 +11,7 @@
 
 use crate::blocklist::{BlockEntry, canonical};
 use crate::config::Limits;
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -51,7 +52,9 @@ pub enum RateVerdict {
 /// The per-address limits and the global in-flight cap.
 #[derive(Debug)]
 pub struct Limiter {
-    limits: Limits,
+    /// Swapped whole when the configuration is reloaded; the per-client
+    /// state (tokens, counts, offences) stays.
+    limits: ArcSwap<Limits>,
     shards: Vec<Mutex<HashMap<IpAddr, Client>>>,
     in_flight: AtomicUsize,
 }
@@ -60,15 +63,21 @@ impl Limiter {
     /// A limiter with these limits.
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
-            limits,
+            limits: ArcSwap::from_pointee(limits),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             in_flight: AtomicUsize::new(0),
         }
     }
 
     /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    pub fn limits(&self) -> arc_swap::Guard<Arc<Limits>> {
+        self.limits.load()
+    }
+
+    /// Puts new limits in force (a reload): for the next request and the
+    /// next connection; what clients have used so far is kept.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limits.store(Arc::new(limits));
     }
 
     fn shard(&self, ip: &IpAddr) -> &Mutex<HashMap<IpAddr, Client>> {
@@ -80,8 +89,8 @@ impl Limiter {
     fn with_client<R>(&self, ip: IpAddr, now: Instant, f: impl FnOnce(&mut Client) -> R) -> R {
         let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
         if shard.len() >= SHARD_SOFT_CAP && !shard.contains_key(&ip) {
-            let burst = self.limits.burst_per_ip;
-            let rate = self.limits.rate_per_ip;
+            let limits = self.limits.load();
+            let (burst, rate) = (limits.burst_per_ip, limits.rate_per_ip);
             shard.retain(|_, client| {
                 client.connections > 0
                     || client.in_flight > 0
@@ -90,7 +99,7 @@ impl Limiter {
             });
         }
         let client = shard.entry(ip).or_insert_with(|| Client {
-            tokens: self.limits.burst_per_ip,
+            tokens: self.limits.load().burst_per_ip,
             refilled: now,
             refusals: 0,
             offences: 0,
@@ -102,11 +111,11 @@ impl Limiter {
 
     /// Takes one request token for `ip`.
     pub fn check_rate(&self, ip: IpAddr, now: Instant, now_ms: i64) -> RateVerdict {
-        if self.limits.rate_per_ip <= 0.0 {
+        let limits = self.limits.load();
+        if limits.rate_per_ip <= 0.0 {
             return RateVerdict::Pass;
         }
         let ip = client_key(ip);
-        let limits = &self.limits;
         self.with_client(ip, now, |client| {
             client.tokens = refilled(client, now, limits.rate_per_ip, limits.burst_per_ip);
             client.refilled = now;
@@ -120,7 +129,7 @@ impl Limiter {
             }
             client.refusals = 0;
             client.offences += 1;
-            let ban = ban_length(limits, client.offences);
+            let ban = ban_length(&limits, client.offences);
             RateVerdict::Ban(BlockEntry {
                 net: client_net(ip),
                 until_ms: Some(now_ms + ban.as_millis() as i64),
@@ -141,7 +150,7 @@ impl Limiter {
     /// (the caller drops the connection).
     pub fn open_connection(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
         let ip = client_key(ip);
-        let cap = self.limits.connections_per_ip;
+        let cap = self.limits.load().connections_per_ip;
         let admitted = self.with_client(ip, Instant::now(), |client| {
             if cap > 0 && client.connections >= cap {
                 false
@@ -175,12 +184,12 @@ impl Limiter {
         ip: IpAddr,
         now_ms: i64,
     ) -> Result<Option<ClientInFlight>, RateVerdict> {
-        let cap = self.limits.in_flight_per_ip;
+        let limits = self.limits.load();
+        let cap = limits.in_flight_per_ip;
         if cap == 0 {
             return Ok(None);
         }
         let ip = client_key(ip);
-        let limits = &self.limits;
         self.with_client(ip, Instant::now(), |client| {
             if client.in_flight < cap {
                 client.in_flight += 1;
@@ -192,7 +201,7 @@ impl Limiter {
             }
             client.refusals = 0;
             client.offences += 1;
-            let ban = ban_length(limits, client.offences);
+            let ban = ban_length(&limits, client.offences);
             Err(RateVerdict::Ban(BlockEntry {
                 net: client_net(ip),
                 until_ms: Some(now_ms + ban.as_millis() as i64),
@@ -227,7 +236,7 @@ impl Limiter {
 
     /// Takes a slot of the global in-flight cap; None means shed (503).
     pub fn begin_request(self: &Arc<Self>) -> Option<InFlight> {
-        let cap = self.limits.max_in_flight;
+        let cap = self.limits.load().max_in_flight;
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         if cap > 0 && before >= cap {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);

@@ -83,7 +83,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;
-    let gateway = super::serve::start_gateway(&plan, &data).await?;
+    let gateway = super::serve::start_gateway(&plan, &plan_path, &data).await?;
     println!();
 
     let cancel = CancellationToken::new();

@@ -133,12 +133,7 @@ async fn foreground(
             .to_path_buf();
         let plan = load_plan(&plan_path)?;
         let config = config_from_plan(&plan, data)?;
-        let reload_data = data.to_path_buf();
-        let reloader: sitewarden_gateway::Reloader = Arc::new(move || {
-            let plan = Plan::load(&plan_path).map_err(|error| error.to_string())?;
-            config_from_plan(&plan, &reload_data).map_err(|error| format!("{error:#}"))
-        });
-        (config, Some(reloader))
+        (config, Some(plan_reloader(&plan_path, data)))
     } else {
         let routes = routes
             .iter()
@@ -213,6 +208,16 @@ async fn foreground(
     tokio::task::spawn_blocking(move || started.stop()).await?;
     let _ = stopper.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads the plan file into a gateway configuration, for a reload
+/// (SIGHUP, or the control socket's `reload`).
+pub fn plan_reloader(plan_path: &Path, data: &Path) -> sitewarden_gateway::Reloader {
+    let (plan_path, data) = (plan_path.to_path_buf(), data.to_path_buf());
+    Arc::new(move || {
+        let plan = Plan::load(&plan_path).map_err(|error| error.to_string())?;
+        config_from_plan(&plan, &data).map_err(|error| format!("{error:#}"))
+    })
 }
 
 /// The gateway configuration the plan describes.

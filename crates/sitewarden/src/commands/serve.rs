@@ -1,9 +1,12 @@
 //! `sitewarden serve`: the probe loop, the incident runner and a guard
-//! watcher for every web root of the plan, until Ctrl-C or SIGTERM.
+//! watcher for every web root of the plan, and the gateway when the plan
+//! has one, until Ctrl-C or SIGTERM; SIGHUP reloads the gateway's
+//! configuration from the plan.
 
 use super::guard::print_guard_report;
 use super::{load_plan, open_store_with_plan};
 use crate::output;
+use anyhow::Context;
 use sitewarden_guard::{GuardData, GuardReport, RelPath, WatchConfig, guard_root};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
 use sitewarden_plan::{Plan, Site, WebRoot};
@@ -17,6 +20,10 @@ use tokio_util::sync::CancellationToken;
 /// Runs the monitor until interrupted; the checks in flight are recorded
 /// before it exits.
 pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
+    // Taken over first, so a SIGHUP from now on reloads rather than ends
+    // serve (its default action).
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
     let plan = load_plan(plan_path)?;
     let store = open_store_with_plan(data, &plan).await?;
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), None).await?;
@@ -52,15 +59,21 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     ));
     let guards = start_guards(&plan, data, &store, &runner, &cancel);
     prepare_backends(&plan).await;
-    let gateway = match start_gateway(&plan, data).await {
+    let gateway = match start_gateway(&plan, plan_path, data).await {
         Ok(gateway) => gateway,
         Err(error) => {
             cancel.cancel();
             return Err(error);
         }
     };
+    let reloads = tokio::spawn(reload_gateway_on_hangup(
+        hangup,
+        gateway.as_ref().map(|gateway| gateway.reloader()),
+        cancel.clone(),
+    ));
     monitor.run(cancel.clone()).await;
     cancel.cancel();
+    let _ = reloads.await;
     if let Some(gateway) = gateway {
         tokio::task::spawn_blocking(move || gateway.stop()).await?;
     }
@@ -110,9 +123,10 @@ async fn prepare_backends(plan: &Plan) {
 
 /// Starts the gateway when the plan has a `[gateway]` section; a gateway
 /// that cannot start (its address taken, a bad certificate) stops serve:
-/// containment depends on it.
+/// containment depends on it. Its reload re-reads `plan_path`.
 pub async fn start_gateway(
     plan: &Plan,
+    plan_path: &Path,
     data: &Path,
 ) -> anyhow::Result<Option<sitewarden_gateway::GatewayHandle>> {
     if plan.gateway.is_none() {
@@ -120,8 +134,9 @@ pub async fn start_gateway(
     }
     let config = super::gateway::config_from_plan(plan, data)?;
     let data_dir = data.to_path_buf();
+    let reloader = super::gateway::plan_reloader(plan_path, data);
     let handle = tokio::task::spawn_blocking(move || {
-        let handle = sitewarden_gateway::start(config, &data_dir, None)?;
+        let handle = sitewarden_gateway::start(config, &data_dir, Some(reloader))?;
         handle.wait_ready(std::time::Duration::from_secs(10))?;
         Ok::<_, sitewarden_gateway::GatewayError>(handle)
     })
@@ -131,6 +146,38 @@ pub async fn start_gateway(
         println!("gateway listening on {addr}");
     }
     Ok(Some(handle))
+}
+
+/// Reloads the gateway's configuration from the plan on every SIGHUP
+/// (routes, trusted proxies, allow- and blocklist, limits, approved files),
+/// without dropping a connection, until serve stops. The rest of serve
+/// keeps the plan it started with. A plan that does not load, or gives no
+/// valid gateway configuration, is refused and the running one stays.
+async fn reload_gateway_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    reload: Option<std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            received = hangup.recv() => if received.is_none() { return },
+        }
+        let Some(reload) = reload.clone() else {
+            println!(
+                "SIGHUP: the plan has no [gateway] to reload; restart serve for other changes"
+            );
+            continue;
+        };
+        // The plan is read and origins resolved on a blocking thread.
+        match tokio::task::spawn_blocking(move || reload()).await {
+            Ok(Ok(())) => println!("gateway configuration reloaded from the plan"),
+            Ok(Err(problem)) => {
+                eprintln!("gateway reload refused, the running configuration stays: {problem}")
+            }
+            Err(error) => eprintln!("gateway reload failed: {error}"),
+        }
+    }
 }
 
 /// Starts a guard watcher for every web root of the plan that has an
