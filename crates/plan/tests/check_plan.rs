@@ -1225,8 +1225,12 @@ threads = 0
 [gateway.limits]
 burst_per_ip = 0
 header_timeout_seconds = 0
+body_deadline_seconds = 0
 ban_base_seconds = 600
 ban_max_seconds = 60
+max_in_flight = 100
+in_flight_per_ip = 500
+h2_streams_per_connection = 0
 colour = "red"
 
 [[sites]]
@@ -1256,12 +1260,15 @@ url = "https://oa.example.gov.test/"
             "gateway.threads: must be at least 1 (line 9)",
             "gateway.limits.burst_per_ip: must be at least 1 when rate_per_ip is set (line 11)",
             "gateway.limits.header_timeout_seconds: must be at least 1 (line 12)",
-            "gateway.limits.ban_max_seconds: must not be shorter than ban_base_seconds (line 14)",
-            "gateway.limits.colour: unknown key (line 15)",
-            "sites[0].origins[0]: \"ftp://10.0.0.5\": an origin starts with http:// or https:// (line 19)",
-            "sites[0].origins[1]: \"http://10.0.0.5/portal\": an origin is scheme://host[:port], with no path (line 19)",
-            "sites[1].containment.nginx: backend \"nginx\" needs [sites.containment.nginx] with include = \"/etc/nginx/…\" (line 25)",
-            "sites[2].containment.backend: backend \"gateway\" needs the site's origins, so the gateway can serve it (line 33)",
+            "gateway.limits.body_deadline_seconds: must be at least 1 (line 13)",
+            "gateway.limits.ban_max_seconds: must not be shorter than ban_base_seconds (line 15)",
+            "gateway.limits.in_flight_per_ip: must not exceed max_in_flight (100), or one client could take every slot (line 17)",
+            "gateway.limits.h2_streams_per_connection: must be between 1 and 1000 (line 18)",
+            "gateway.limits.colour: unknown key (line 19)",
+            "sites[0].origins[0]: \"ftp://10.0.0.5\": an origin starts with http:// or https:// (line 23)",
+            "sites[0].origins[1]: \"http://10.0.0.5/portal\": an origin is scheme://host[:port], with no path (line 23)",
+            "sites[1].containment.nginx: backend \"nginx\" needs [sites.containment.nginx] with include = \"/etc/nginx/…\" (line 29)",
+            "sites[2].containment.backend: backend \"gateway\" needs the site's origins, so the gateway can serve it (line 37)",
         ],
     );
 }

@@ -85,7 +85,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the probe loop continuously until interrupted.
+    /// Run the probe loop, the guards, the incident runner and the gateway
+    /// until interrupted; SIGHUP reloads the gateway from the plan.
     Serve {
         #[command(flatten)]
         plan: PlanArg,

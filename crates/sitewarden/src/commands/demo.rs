@@ -82,7 +82,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;
-    let front = super::serve::Front::start(&plan, &data, &store).await?;
+    let front = super::serve::Front::start(&plan, &plan_path, &data, &store).await?;
     println!();
 
     let cancel = CancellationToken::new();
