@@ -156,8 +156,8 @@ pub struct NginxContainment {
     /// The include file sitewarden writes, included by the operator inside
     /// the site's `server {}` block.
     pub include: PathBuf,
-    /// The maintenance page written beside it; a built-in bilingual page
-    /// when absent.
+    /// The maintenance page written beside it; the site's
+    /// `maintenance_page` when absent, else a built-in bilingual page.
     #[serde(default)]
     pub maintenance_page: Option<PathBuf>,
     /// The nginx binary.
@@ -177,8 +177,9 @@ pub struct NginxContainment {
 /// `[sites.containment.command]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandContainment {
-    /// The program and its arguments; `{site}`, `{state}` and `{reason}`
-    /// are replaced (whole arguments, no shell).
+    /// The program and its arguments, run without a shell; `{site}`,
+    /// `{state}`, `{reason}`, `{by}` and `{hosts}` are replaced wherever
+    /// they appear in an argument, and a value never splits an argument.
     pub argv: Vec<String>,
     /// Seconds it may take before it is killed.
     #[serde(default = "default_timeout")]

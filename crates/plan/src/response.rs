@@ -1009,7 +1009,8 @@ pub struct Channel {
     /// email: the SMTP server's host name.
     #[serde(default)]
     pub smtp_host: Option<String>,
-    /// email: the SMTP port (465 for TLS, 587 for STARTTLS by default).
+    /// email: the SMTP port; by default 465 for `tls`, 587 for `starttls`
+    /// and 25 for `none`.
     #[serde(default)]
     pub smtp_port: Option<u16>,
     /// email: transport security, "starttls" (default), "tls" or "none".
