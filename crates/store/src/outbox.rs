@@ -53,13 +53,55 @@ impl OutboxState {
     }
 
     fn parse(text: &str) -> OutboxState {
-        match text {
-            "sending" => OutboxState::Sending,
-            "sent" => OutboxState::Sent,
-            "dead" => OutboxState::Dead,
-            _ => OutboxState::Pending,
-        }
+        text.parse().unwrap_or(OutboxState::Pending)
     }
+
+    /// Every state, in the order a message goes through them.
+    pub const ALL: [OutboxState; 4] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Dead,
+    ];
+}
+
+impl std::str::FromStr for OutboxState {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<OutboxState, String> {
+        OutboxState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not pending, sending, sent or dead"))
+    }
+}
+
+impl std::fmt::Display for OutboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many messages the outbox holds in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting for their next attempt.
+    pub pending: u64,
+    /// Being sent now.
+    pub sending: u64,
+    /// Confirmed by their channel.
+    pub sent: u64,
+    /// Given up on: someone must look at them.
+    pub dead: u64,
+}
+
+/// Which dead letters to send again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetrySelection {
+    /// The message with this id (it must be dead).
+    One(String),
+    /// Every dead letter.
+    AllDead,
 }
 
 /// A message as the outbox holds it.
@@ -77,11 +119,15 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     /// When the channel confirmed it (Unix ms).
     pub sent_at: Option<i64>,
+    /// How many times a person sent it back to the outbox after it died.
+    pub retries: u32,
+    /// When it was last sent back (Unix ms), and by whom.
+    pub retried: Option<(i64, String)>,
 }
 
 const COLUMNS: &str =
     "id, incident_id, channel, recipient, subject, body, created_at, state, attempts,
-     next_attempt_at, last_error, sent_at";
+     next_attempt_at, last_error, sent_at, retries, retried_at, retried_by";
 
 fn from_row(row: sqlx::sqlite::SqliteRow) -> OutboxMessage {
     OutboxMessage {
@@ -99,6 +145,10 @@ fn from_row(row: sqlx::sqlite::SqliteRow) -> OutboxMessage {
         next_attempt_at: row.get("next_attempt_at"),
         last_error: row.get("last_error"),
         sent_at: row.get("sent_at"),
+        retries: row.get::<i64, _>("retries") as u32,
+        retried: row
+            .get::<Option<i64>, _>("retried_at")
+            .zip(row.get::<Option<String>, _>("retried_by")),
     }
 }
 
@@ -223,5 +273,122 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(from_row).collect())
+    }
+
+    /// Every message, or those in `state`, oldest first.
+    pub async fn outbox_messages(&self, state: Option<OutboxState>) -> Result<Vec<OutboxMessage>> {
+        match state {
+            Some(state) => self.messages_in_state(state).await,
+            None => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM outbox ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(from_row).collect())
+            }
+        }
+    }
+
+    /// One message by id.
+    pub async fn outbox_message(&self, id: &str) -> Result<Option<OutboxMessage>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(from_row))
+    }
+
+    /// How many messages are in each state.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let n = row.get::<i64, _>("n") as u64;
+            match OutboxState::parse(row.get("state")) {
+                OutboxState::Pending => counts.pending += n,
+                OutboxState::Sending => counts.sending += n,
+                OutboxState::Sent => counts.sent += n,
+                OutboxState::Dead => counts.dead += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sends dead letters again: each goes back to `pending`, due at
+    /// `now_ms`, with its attempts counted from zero (so it gets the whole
+    /// retry policy again) and its last error kept until the next attempt.
+    /// The retry is recorded on the message (`retries`, when, `by`) and,
+    /// when the store runs the incident engine, as a note in its incident's
+    /// timeline, in the same transaction. Returns the messages sent back,
+    /// as they were while dead; a message that is not dead is left alone.
+    pub async fn retry_dead_messages(
+        &self,
+        selection: &RetrySelection,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Vec<OutboxMessage>> {
+        let mut tx = self.begin_write().await?;
+        let dead = match selection {
+            RetrySelection::One(id) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE id = $1 AND state = 'dead'"
+                ))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            RetrySelection::AllDead => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE state = 'dead' ORDER BY created_at, id"
+                ))
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        let dead: Vec<OutboxMessage> = dead.into_iter().map(from_row).collect();
+        let at = sitewarden_incident::timestamp_from_ms(now_ms);
+        for message in &dead {
+            sqlx::query(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $1,
+                     lease_until = NULL, retries = retries + 1, retried_at = $1, retried_by = $2
+                 WHERE id = $3 AND state = 'dead'",
+            )
+            .bind(now_ms)
+            .bind(by)
+            .bind(&message.message.id)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(incident_id) = message.message.incident_id {
+                let note = format!(
+                    "notification {} to {} on {} sent again after it failed {} time(s): {}",
+                    message.message.id,
+                    message.message.recipient.as_deref().unwrap_or("the group"),
+                    message.message.channel,
+                    message.attempts,
+                    message.last_error.as_deref().unwrap_or("no error recorded")
+                );
+                if !self
+                    .engine_note(&mut tx, incident_id, by, note.clone(), at)
+                    .await?
+                {
+                    // No engine state to note it in: the timeline table
+                    // alone, as for incidents that predate the engine.
+                    crate::incidents::append_event(
+                        &mut tx,
+                        incident_id,
+                        now_ms,
+                        by,
+                        "note",
+                        &serde_json::json!({ "detail": note }),
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(dead)
     }
 }
