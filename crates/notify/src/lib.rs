@@ -6,7 +6,8 @@
 //! an exponential backoff, or dead after the last attempt (shown to users).
 //! A process killed mid-send leaves a claimed message whose lease runs out,
 //! so it is sent again: at-least-once, with the message id carried to the
-//! receiver (webhook header, e-mail Message-ID) for deduplication.
+//! receiver (webhook header, e-mail Message-ID derived from it) for
+//! deduplication.
 //!
 //! This is the only crate that opens sockets to notification channels. It
 //! does not decide who is told what: the incident engine writes the
@@ -18,6 +19,6 @@ mod dispatcher;
 mod signing;
 
 pub use channel::{BoxFuture, Channel, Outgoing, SendError};
-pub use channels::{ChannelConfig, SmtpSecurity, build_channel};
+pub use channels::{ChannelConfig, SmtpSecurity, build_channel, email_message_id};
 pub use dispatcher::{Dispatcher, RetryPolicy};
 pub use signing::{dingtalk_sign, feishu_sign, webhook_signature};

@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use sitewarden_notify::{
-    Channel, ChannelConfig, Dispatcher, RetryPolicy, SmtpSecurity, build_channel, webhook_signature,
+    Channel, ChannelConfig, Dispatcher, RetryPolicy, SmtpSecurity, build_channel, email_message_id,
+    webhook_signature,
 };
 use sitewarden_store::{NewMessage, OutboxState, Store};
 use std::collections::HashMap;
@@ -410,21 +411,26 @@ async fn send_one_email(
         HashMap::from([("mail".to_string(), channel)]),
         fast_policy(),
     );
+    // A runner id as it really is: a recipient's name in Chinese, and ':'.
+    let id = "incident-7/approval:7:report_upward/mail/王小明";
     store
-        .enqueue_message(&message(
-            "incident-7-initial-report-wang",
-            "mail",
-            Some("wang.xiaoming@example.gov.test"),
-        ))
+        .enqueue_message(&message(id, "mail", Some("wang.xiaoming@example.gov.test")))
         .await
         .unwrap();
     deliver_until(&dispatcher, async || !server.messages().is_empty()).await;
     let mail = &server.messages()[0];
     assert!(mail.contains("wang.xiaoming@example.gov.test"), "{mail}");
-    assert!(
-        mail.contains("Message-ID: <incident-7-initial-report-wang@sitewarden>"),
+    // Regression: the raw id went out RFC 2047-encoded as the Message-ID.
+    let message_id_line = mail
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("message-id:"))
+        .unwrap_or_else(|| panic!("no Message-ID in {mail}"));
+    assert_eq!(
+        message_id_line.trim_end(),
+        format!("Message-ID: {}", email_message_id(id)),
         "{mail}"
     );
+    assert!(message_id_line.is_ascii() && !message_id_line.contains("=?"));
     assert!(
         mail.contains("=?utf-8?"),
         "the Chinese subject is encoded: {mail}"

@@ -3,7 +3,7 @@
 mod email;
 mod http;
 
-pub use email::EmailChannel;
+pub use email::{EmailChannel, email_message_id};
 pub use http::{HttpChannel, HttpFlavour};
 
 use crate::channel::Channel;
