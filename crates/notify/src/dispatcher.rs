@@ -99,7 +99,16 @@ impl Dispatcher {
 
     /// Runs until cancelled: sends what is due, then sleeps until the next
     /// message is due, a wake-up, or at most a second.
+    ///
+    /// Only one dispatcher sends a data directory's outbox: this one first
+    /// waits for the store's [`OutboxLock`](sitewarden_store::OutboxLock)
+    /// (checking every second), then sends again at once whatever a
+    /// process that died mid-send left claimed, instead of waiting for its
+    /// lease to run out.
     pub async fn run(&self, cancel: CancellationToken) {
+        let Some(_hold) = self.hold_outbox(&cancel).await else {
+            return;
+        };
         loop {
             if let Err(error) = self.deliver_due().await {
                 tracing::warn!("notification outbox: {error}");
@@ -114,6 +123,52 @@ impl Dispatcher {
                 _ = cancel.cancelled() => return,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Waits until this dispatcher alone sends the outbox, and puts back
+    /// the claims of a dead predecessor. None when cancelled first; Some(None)
+    /// when the lock file cannot be used at all (an unwritable data
+    /// directory): then claims left by a dead process are only sent again
+    /// when their leases run out, as before the lock existed.
+    async fn hold_outbox(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Option<Option<sitewarden_store::OutboxLock>> {
+        let mut told = false;
+        loop {
+            match self.store.try_lock_outbox() {
+                Ok(Some(lock)) => {
+                    match self.store.release_claimed_messages(&lock).await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::info!(
+                            "{count} notification(s) were being sent when an earlier process stopped: sending them again now"
+                        ),
+                        Err(error) => tracing::warn!(
+                            "notification outbox: cannot put back the messages an earlier process was sending ({error}); they go again when their leases run out"
+                        ),
+                    }
+                    return Some(Some(lock));
+                }
+                Ok(None) => {
+                    if !told {
+                        tracing::warn!(
+                            "another dispatcher is sending this data directory's outbox; this one waits until it stops"
+                        );
+                        told = true;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        "notification outbox: {error}; a message a killed process was sending goes again when its lease runs out"
+                    );
+                    return Some(None);
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return None,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
     }

@@ -29,7 +29,9 @@ pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
 pub use offenders::{Offender, OffenderUpdate};
-pub use outbox::{NewMessage, OutboxCounts, OutboxMessage, OutboxState, RetrySelection};
+pub use outbox::{
+    NewMessage, OutboxCounts, OutboxLock, OutboxMessage, OutboxState, RetrySelection,
+};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

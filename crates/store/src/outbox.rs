@@ -1,9 +1,12 @@
 //! The notification outbox: durable messages waiting for their channel.
 //!
 //! Nothing here sends anything; `sitewarden-notify` claims due messages,
-//! sends them and reports back. Claiming takes a lease, so a sender that
-//! dies mid-send leaves a message that becomes due again when the lease
-//! runs out (at-least-once delivery; receivers deduplicate by message id).
+//! sends them and reports back. One dispatcher per data directory holds
+//! the [`OutboxLock`]; on taking it, it puts back at once what a dead
+//! predecessor was sending. Claiming also takes a lease, so a sender that
+//! dies mid-send without a successor holding the lock leaves a message
+//! that becomes due again when the lease runs out (at-least-once delivery;
+//! receivers deduplicate by message id).
 
 use crate::{Result, Store};
 use sqlx::Row;
@@ -152,7 +155,53 @@ fn from_row(row: sqlx::sqlite::SqliteRow) -> OutboxMessage {
     }
 }
 
+/// The exclusive right to send this data directory's outbox, held by one
+/// dispatcher for as long as it runs (an advisory `flock` on
+/// `DATA/outbox.lock`). The operating system lets go of it when the
+/// process ends, however it ends, so whoever takes it next knows that any
+/// message still `sending` was left by a process that is gone.
+#[derive(Debug)]
+pub struct OutboxLock {
+    _file: std::fs::File,
+}
+
 impl Store {
+    /// Takes the outbox lock, or None when another dispatcher (in this
+    /// process or another) holds it.
+    pub fn try_lock_outbox(&self) -> Result<Option<OutboxLock>> {
+        let path = self.data_dir.join("outbox.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| crate::StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(OutboxLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => {
+                Err(crate::StoreError::Io { path, source })
+            }
+        }
+    }
+
+    /// Puts every `sending` message back to `pending`, due as it was (so
+    /// at once). Only for the holder of the [`OutboxLock`], just after
+    /// taking it: those claims belong to a sender that died mid-send, and
+    /// waiting for their leases to run out would delay them by minutes.
+    /// The interrupted attempt stays counted. Returns how many there were.
+    pub async fn release_claimed_messages(&self, _lock: &OutboxLock) -> Result<u64> {
+        let result = sqlx::query(
+            "UPDATE outbox SET state = 'pending', lease_until = NULL WHERE state = 'sending'",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
     /// Writes a message to the outbox, due at once. Returns false when a
     /// message with the same id is already there (it is not written again).
     pub async fn enqueue_message(&self, message: &NewMessage) -> Result<bool> {
