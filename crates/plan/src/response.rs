@@ -1092,6 +1092,51 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// `[notifications]`: how the messages read. Absent: the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notifications {
+    /// The language of the messages: "zh-CN" (default, the plan's
+    /// language), "en", or "both" (Chinese first, then English).
+    pub language: MessageLanguage,
+}
+
+/// The language messages are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MessageLanguage {
+    /// Simplified Chinese only (the default).
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    /// English only.
+    #[serde(rename = "en")]
+    En,
+    /// Chinese first, then English, in the same message.
+    #[serde(rename = "both")]
+    Both,
+}
+
+impl MessageLanguage {
+    /// The value as spelled in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageLanguage::ZhCn => "zh-CN",
+            MessageLanguage::En => "en",
+            MessageLanguage::Both => "both",
+        }
+    }
+
+    /// Whether messages carry the Chinese text.
+    pub fn chinese(self) -> bool {
+        matches!(self, MessageLanguage::ZhCn | MessageLanguage::Both)
+    }
+
+    /// Whether messages carry the English text.
+    pub fn english(self) -> bool {
+        matches!(self, MessageLanguage::En | MessageLanguage::Both)
+    }
+}
+
 /// Per-role routing: a role name (or `default`) → the channel ids its
 /// people are told through, in order of preference.
 pub type Routing = BTreeMap<String, Vec<String>>;

@@ -862,6 +862,13 @@ action = "report_upward"
 mode = "approval"
 approvers = ["leader"]
 
+# ──────────────── 通知 Notifications ────────────────
+# language：通知语言，"zh-CN"（默认，仅中文）、"en"（仅英文）或 "both"（先中文后英文）。
+# language: the messages' language: "zh-CN" (default, Chinese only), "en"
+# (English only) or "both" (Chinese first, then English).
+[notifications]
+language = "zh-CN"
+
 # ──────────────── 通知渠道 Notification channels ────────────────
 # id：渠道标识；type：email（SMTP）、webhook（JSON，HMAC-SHA256 签名）、dingtalk（钉钉机器人，加签）、
 # wecom（企业微信机器人）、feishu（飞书机器人，签名校验）、sms（短信 HTTP 网关）。

@@ -1353,3 +1353,27 @@ url = "https://portal.example.gov.test/"
         ],
     );
 }
+
+#[test]
+fn notifications_are_in_chinese_unless_the_plan_says_otherwise() {
+    use sitewarden_plan::MessageLanguage;
+    assert_eq!(load(MINIMAL).notifications.language, MessageLanguage::ZhCn);
+    for (value, language) in [
+        ("zh-CN", MessageLanguage::ZhCn),
+        ("en", MessageLanguage::En),
+        ("both", MessageLanguage::Both),
+    ] {
+        let plan = load(&format!(
+            "{MINIMAL}\n[notifications]\nlanguage = \"{value}\"\n"
+        ));
+        assert_eq!(plan.notifications.language, language, "{value}");
+        assert_eq!(language.as_str(), value);
+    }
+    check(
+        &format!("{MINIMAL}\n[notifications]\nlanguage = \"fr\"\nlangauge = \"en\"\n"),
+        &[
+            "notifications.language: unknown variant `fr`, expected one of `zh-CN`, `en`, `both` (line 12)",
+            "notifications.langauge: unknown key (line 13)",
+        ],
+    );
+}
