@@ -1046,6 +1046,13 @@ pub struct Channel {
     /// sms: the JSON field for the text ("text" when left out).
     #[serde(default)]
     pub text_field: Option<String>,
+    /// All types: the least time between two messages on this channel, in
+    /// milliseconds; 0 sends as fast as the channel answers. Left out: 3000
+    /// for the dingtalk, wecom and feishu robots (about 20 messages a
+    /// minute, their rate limit), 0 for the others. A paced channel never
+    /// holds back the others.
+    #[serde(default)]
+    pub min_interval_ms: Option<u64>,
 }
 
 /// The kinds of notification channel.

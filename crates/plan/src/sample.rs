@@ -898,6 +898,12 @@ type = "dingtalk"
 # url: the robot's webhook; secret_env: the variable holding its signing secret.
 url = "https://oapi.dingtalk.example.test/robot/send?access_token=EXAMPLE"
 secret_env = "SITEWARDEN_DINGTALK_SECRET"
+# min_interval_ms：本渠道两条消息之间的最短间隔（毫秒）。机器人默认 3000（约每分钟 20 条，
+# 即其限流），其他渠道默认 0。一个渠道慢或限速，不会耽误其他渠道的消息。
+# min_interval_ms: the least time between two messages on this channel, in ms. Robots
+# default to 3000 (about 20 a minute, their rate limit), other channels to 0. A slow or
+# paced channel never holds back the messages of the others.
+min_interval_ms = 3000
 
 [[channels]]
 id = "wecom"

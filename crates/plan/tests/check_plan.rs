@@ -1377,3 +1377,35 @@ fn notifications_are_in_chinese_unless_the_plan_says_otherwise() {
         ],
     );
 }
+
+#[test]
+fn a_channel_may_set_its_pace_up_to_an_hour() {
+    let channel = |interval: &str| {
+        format!(
+            "{MINIMAL}\n[[channels]]\nid = \"duty\"\ntype = \"dingtalk\"\n\
+             url = \"https://oapi.dingtalk.example.test/robot/send?access_token=T\"\n{interval}"
+        )
+    };
+    assert_eq!(load(&channel("")).channels[0].min_interval_ms, None);
+    assert_eq!(
+        load(&channel("min_interval_ms = 0\n")).channels[0].min_interval_ms,
+        Some(0)
+    );
+    assert_eq!(
+        load(&channel("min_interval_ms = 3600000\n")).channels[0].min_interval_ms,
+        Some(3_600_000)
+    );
+    check(
+        &channel("min_interval_ms = 3600001\n"),
+        &[
+            "channels[0].min_interval_ms: 3600001 ms is more than an hour between two messages: at most 3600000 (line 15)",
+        ],
+    );
+    let negative = Plan::from_toml_str(&channel("min_interval_ms = -5\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        negative.contains("channels[0].min_interval_ms:"),
+        "{negative}"
+    );
+}

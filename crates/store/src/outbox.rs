@@ -252,6 +252,56 @@ impl Store {
         Ok(messages)
     }
 
+    /// Claims up to `limit` due messages of one channel, as
+    /// [`Store::claim_due_messages`] does for all: so a dispatcher takes
+    /// from each channel only what that channel can send now.
+    pub async fn claim_due_messages_on(
+        &self,
+        channel: &str,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1
+             WHERE id IN (
+                 SELECT id FROM outbox
+                 WHERE channel = $4
+                   AND ((state = 'pending' AND next_attempt_at <= $2)
+                     OR (state = 'sending' AND lease_until <= $2))
+                 ORDER BY next_attempt_at, created_at
+                 LIMIT $3)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(channel)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages: Vec<_> = rows.into_iter().map(from_row).collect();
+        messages.sort_by_key(|m| (m.next_attempt_at, m.message.created_at));
+        Ok(messages)
+    }
+
+    /// For each channel with messages waiting or being sent, the earliest
+    /// time one of them is due (a pending one's next attempt, a claimed
+    /// one's lease end), in channel order.
+    pub async fn next_due_by_channel(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT channel,
+                    MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) AS due
+             FROM outbox WHERE state IN ('pending', 'sending')
+             GROUP BY channel ORDER BY channel",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((row.get("channel"), row.get::<Option<i64>, _>("due")?)))
+            .collect())
+    }
+
     /// Records that the channel confirmed a message.
     pub async fn mark_message_sent(&self, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
