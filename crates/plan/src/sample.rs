@@ -880,6 +880,13 @@ action = "report_upward"
 mode = "approval"
 approvers = ["leader"]
 
+# ──────────────── 通知 Notifications ────────────────
+# language：通知语言，"zh-CN"（默认，仅中文）、"en"（仅英文）或 "both"（先中文后英文）。
+# language: the messages' language: "zh-CN" (default, Chinese only), "en"
+# (English only) or "both" (Chinese first, then English).
+[notifications]
+language = "zh-CN"
+
 # ──────────────── 通知渠道 Notification channels ────────────────
 # id：渠道标识；type：email（SMTP）、webhook（JSON，HMAC-SHA256 签名）、dingtalk（钉钉机器人，加签）、
 # wecom（企业微信机器人）、feishu（飞书机器人，签名校验）、sms（短信 HTTP 网关）。
@@ -909,6 +916,12 @@ type = "dingtalk"
 # url: the robot's webhook; secret_env: the variable holding its signing secret.
 url = "https://oapi.dingtalk.example.test/robot/send?access_token=EXAMPLE"
 secret_env = "SITEWARDEN_DINGTALK_SECRET"
+# min_interval_ms：本渠道两条消息之间的最短间隔（毫秒）。机器人默认 3000（约每分钟 20 条，
+# 即其限流），其他渠道默认 0。一个渠道慢或限速，不会耽误其他渠道的消息。
+# min_interval_ms: the least time between two messages on this channel, in ms. Robots
+# default to 3000 (about 20 a minute, their rate limit), other channels to 0. A slow or
+# paced channel never holds back the messages of the others.
+min_interval_ms = 3000
 
 [[channels]]
 id = "wecom"

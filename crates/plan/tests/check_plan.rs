@@ -1360,3 +1360,59 @@ url = "https://portal.example.gov.test/"
         ],
     );
 }
+
+#[test]
+fn notifications_are_in_chinese_unless_the_plan_says_otherwise() {
+    use sitewarden_plan::MessageLanguage;
+    assert_eq!(load(MINIMAL).notifications.language, MessageLanguage::ZhCn);
+    for (value, language) in [
+        ("zh-CN", MessageLanguage::ZhCn),
+        ("en", MessageLanguage::En),
+        ("both", MessageLanguage::Both),
+    ] {
+        let plan = load(&format!(
+            "{MINIMAL}\n[notifications]\nlanguage = \"{value}\"\n"
+        ));
+        assert_eq!(plan.notifications.language, language, "{value}");
+        assert_eq!(language.as_str(), value);
+    }
+    check(
+        &format!("{MINIMAL}\n[notifications]\nlanguage = \"fr\"\nlangauge = \"en\"\n"),
+        &[
+            "notifications.language: unknown variant `fr`, expected one of `zh-CN`, `en`, `both` (line 12)",
+            "notifications.langauge: unknown key (line 13)",
+        ],
+    );
+}
+
+#[test]
+fn a_channel_may_set_its_pace_up_to_an_hour() {
+    let channel = |interval: &str| {
+        format!(
+            "{MINIMAL}\n[[channels]]\nid = \"duty\"\ntype = \"dingtalk\"\n\
+             url = \"https://oapi.dingtalk.example.test/robot/send?access_token=T\"\n{interval}"
+        )
+    };
+    assert_eq!(load(&channel("")).channels[0].min_interval_ms, None);
+    assert_eq!(
+        load(&channel("min_interval_ms = 0\n")).channels[0].min_interval_ms,
+        Some(0)
+    );
+    assert_eq!(
+        load(&channel("min_interval_ms = 3600000\n")).channels[0].min_interval_ms,
+        Some(3_600_000)
+    );
+    check(
+        &channel("min_interval_ms = 3600001\n"),
+        &[
+            "channels[0].min_interval_ms: 3600001 ms is more than an hour between two messages: at most 3600000 (line 15)",
+        ],
+    );
+    let negative = Plan::from_toml_str(&channel("min_interval_ms = -5\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        negative.contains("channels[0].min_interval_ms:"),
+        "{negative}"
+    );
+}

@@ -207,7 +207,6 @@ impl Runner {
             ),
         };
 
-        let rendered = render(rules, incident, action, now);
         let created_at = Timestamp::now().as_millisecond();
         let mut messages = 0;
         let mut unreachable = Vec::new();
@@ -217,6 +216,8 @@ impl Runner {
                     unreachable.push(format!("{} on {channel_id}", recipient.name));
                     continue;
                 };
+                // Per person: an approval request names them in its command.
+                let rendered = render(rules, incident, action, now, Some(&recipient.name));
                 let message = NewMessage {
                     id: format!(
                         "incident-{}/{}/{channel_id}/{}",
@@ -227,8 +228,8 @@ impl Runner {
                     incident_id: Some(incident.id),
                     channel: channel_id.clone(),
                     recipient: address,
-                    subject: rendered.subject.clone(),
-                    body: rendered.body.clone(),
+                    subject: rendered.subject,
+                    body: rendered.body,
                     created_at,
                 };
                 if self.store.enqueue_message(&message).await? {

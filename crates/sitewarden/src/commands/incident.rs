@@ -11,7 +11,9 @@ use sitewarden_incident::{
     steps, suggest_level,
 };
 use sitewarden_plan::Plan;
-use sitewarden_store::{ApplyError, IncidentDetail, IncidentSummary, Store};
+use sitewarden_store::{
+    ApplyError, IncidentDetail, IncidentSummary, OutboxMessage, OutboxState, Store,
+};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -325,10 +327,16 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
         })
         .collect();
     let engine = store.engine_incident(id).await?;
+    let messages = store.incident_messages(id).await?;
     let now = Timestamp::now();
     if json {
         let mut document = detail_json(&detail, &blob_paths);
         document["incident"] = incident_json(&store, rules.as_ref(), &detail.summary, now).await?;
+        document["notifications"] = messages
+            .iter()
+            .map(super::outbox::message_json)
+            .collect::<Vec<_>>()
+            .into();
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         print_detail(
@@ -337,6 +345,7 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
             rules.as_ref().zip(engine.as_ref()),
             now,
         );
+        print_notifications(&messages);
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
@@ -510,5 +519,32 @@ fn print_detail(
             "  #{} {} {} bytes, sha256 {}\n      {}",
             item.id, item.kind, item.size, item.content_sha256, path
         );
+    }
+}
+
+/// The incident's messages in the outbox: who was told on which channel,
+/// and whether it got there.
+fn print_notifications(messages: &[OutboxMessage]) {
+    println!();
+    if messages.is_empty() {
+        println!("notifications: none");
+        return;
+    }
+    let count = |state: OutboxState| {
+        messages
+            .iter()
+            .filter(|message| message.state == state)
+            .count()
+    };
+    println!(
+        "notifications: {} sent, {} pending, {} sending, {} dead",
+        count(OutboxState::Sent),
+        count(OutboxState::Pending),
+        count(OutboxState::Sending),
+        count(OutboxState::Dead)
+    );
+    super::outbox::print_messages(messages, "  ");
+    if count(OutboxState::Dead) > 0 {
+        println!("  send dead letters again: sitewarden outbox retry ID (or --all-dead)");
     }
 }
