@@ -1111,3 +1111,45 @@ fn the_sample_plan_drives_the_engine() {
         });
     assert_eq!(routed, Some(vec!["dingtalk".to_owned(), "sms".to_owned()]));
 }
+
+#[test]
+fn the_plans_own_level_rules_raise_the_suggestion_when_all_their_conditions_hold() {
+    let text = format!(
+        "{PLAN}\n[[level_rules]]\nlevel = \"II\"\nreason = \"省级门户首页被篡改超过 10 分钟\"\n\
+         kinds = [\"defacement\"]\nimportance = [\"特别重要\"]\n\
+         tiers = [\"provincial_government_portal\"]\nmin_exposure_minutes = 10\nhome_page = true\n"
+    );
+    let plan = Plan::from_toml_str(&text).unwrap_or_else(|errors| panic!("{errors}"));
+    let rules = Rules::new(&plan).expect("rules");
+    let open = |site: &str, page: &str| {
+        Incident::open(
+            1,
+            "defaced".into(),
+            &defacement(site, page, "09:00:00"),
+            Some(ExposureStart {
+                at: at("09:00:00"),
+                basis: StartBasis::LastCleanCheck,
+            }),
+            &rules,
+        )
+    };
+    let portal = open("portal", "home");
+    // Five minutes in: the rule's exposure condition does not hold yet.
+    let early = suggest_level(&rules, &portal, at("09:05:00"));
+    assert_eq!(early.level, "IV", "{:#?}", early.reasons);
+    // Ten minutes in: every condition holds, the plan's reason is cited.
+    let late = suggest_level(&rules, &portal, at("09:10:00"));
+    assert_eq!(late.level, "II", "{:#?}", late.reasons);
+    assert!(
+        late.reasons
+            .iter()
+            .any(|reason| reason.met && reason.text_zh.contains("省级门户首页被篡改超过 10 分钟")),
+        "{:#?}",
+        late.reasons
+    );
+    // Not the home page, another tier: the rule does not apply.
+    let notices = open("portal", "notices");
+    assert_eq!(suggest_level(&rules, &notices, at("09:10:00")).level, "IV");
+    let blog = open("blog", "home");
+    assert_eq!(suggest_level(&rules, &blog, at("09:10:00")).level, "IV");
+}
