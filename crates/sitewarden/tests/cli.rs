@@ -457,6 +457,38 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
     .await;
     assert_eq!(out.status.code(), Some(1));
 
+    // Acts are recorded with roster names only.
+    let out = sitewarden(&[
+        "incident", "ack", "1", "--by", "root", "--plan", plan, "--data", data,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not in the plan's roster"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The rest of the way: recovered, reviewed, closed. (Approvals are
+    // asked by serve's runner; the demo answers one.)
+    for args in [
+        vec!["incident", "resolve", "1", "--by", "刘洋"],
+        vec!["incident", "review", "1", "--by", "刘洋"],
+        vec!["incident", "close", "1", "--by", "王小明"],
+    ] {
+        let mut args = args.clone();
+        args.extend_from_slice(&["--plan", plan, "--data", data]);
+        let out = sitewarden(&args).await;
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let incident = show(&[]).await;
+    assert_eq!(incident["state"], "closed", "{incident}");
+
     // The timeline names every act and its actor.
     let out = sitewarden(&["incident", "show", "1", "--plan", plan, "--data", data]).await;
     let shown = text(&out.stdout);

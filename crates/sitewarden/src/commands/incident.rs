@@ -163,6 +163,19 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
 /// says why, and changes nothing.
 async fn apply(act: &ActArgs, command: Command) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&act.plan.plan)?;
+    // Every act is recorded with its actor: a name the plan's roster knows,
+    // not whoever the shell user happens to be.
+    if !plan.roster.iter().any(|person| person.name == act.by) {
+        anyhow::bail!(
+            "refused: {:?} is not in the plan's roster; give your roster name with --by ({})",
+            act.by,
+            plan.roster
+                .iter()
+                .map(|person| person.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let store = open_existing_store(&act.data.data)
         .await?
         .with_plan(std::sync::Arc::new(plan))
