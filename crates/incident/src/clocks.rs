@@ -7,10 +7,12 @@
 //!   `regulatory.report_from_level` or more serious (decided, else
 //!   suggested), within the operator type's window (1 h / 2 h / 4 h);
 //! - `progress_report`: for a serious level (I, II), one per change of
-//!   situation after discovery, `progress_report_minutes` after it;
+//!   situation made while a serious level was in force (the change that
+//!   made it serious included), `progress_report_minutes` after it;
 //! - `daily_report`: for a serious level, at the plan's local time on
 //!   each day after the day of discovery (that day is covered by the
-//!   initial and progress reports), until recovery.
+//!   initial and progress reports) that was serious from its start (the
+//!   previous day's due time) to its due time, until recovery.
 //!
 //! Each clock has its due time, the reminder time, and its outcome:
 //! pending, met, or missed by N minutes (a report sent late is missed, with
@@ -18,7 +20,7 @@
 //! alarm) — or, for daily reports, recovered — clocks due later are dropped.
 
 use crate::incident::{Incident, ReportKind};
-use crate::level::effective_level;
+use crate::level::{effective_level, suggest_level};
 use crate::model::IncidentState;
 use crate::rules::Rules;
 use crate::time::{minutes_late, plus_minutes};
@@ -150,6 +152,42 @@ fn first_report(incident: &Incident, kinds: &[ReportKind], after: Timestamp) -> 
         .min()
 }
 
+/// The level in force at `at` (the decision in force then, else the
+/// suggestion from the exposure as it stood then); at or after `now`, the
+/// effective level now.
+pub fn level_at(rules: &Rules<'_>, incident: &Incident, at: Timestamp, now: Timestamp) -> String {
+    if at >= now {
+        return effective_level(rules, incident, now);
+    }
+    if let Some(decision) = incident
+        .level_decisions
+        .iter()
+        .rev()
+        .find(|decision| decision.at <= at)
+    {
+        return decision.level.clone();
+    }
+    // The suggestion as it was at `at`: exposures that had not started yet
+    // do not count, and one that ended later was still running. (Sites and
+    // kind are taken as they are now: a later signal that adds a site or a
+    // more serious kind is itself a change, after `at`.)
+    let mut then = incident.clone();
+    then.level_decisions.clear();
+    then.exposures.retain(|exposure| exposure.start.at <= at);
+    for exposure in &mut then.exposures {
+        if exposure.ended_at.is_some_and(|ended| ended > at) {
+            exposure.ended_at = None;
+            exposure.ended_by = None;
+        }
+    }
+    suggest_level(rules, &then, at).level
+}
+
+/// Whether a serious level (I, II) was in force at `at`.
+fn serious_at(rules: &Rules<'_>, incident: &Incident, at: Timestamp, now: Timestamp) -> bool {
+    rules.is_serious(&level_at(rules, incident, at, now))
+}
+
 /// Every clock of `incident` as of `now`.
 pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
     let plan = rules.plan;
@@ -218,7 +256,18 @@ pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clo
 
     if rules.is_serious(&level) {
         if deadlines.progress_report_on_change {
-            for (index, change) in incident.situation_changes.iter().enumerate() {
+            // Only a change that happened while the incident was serious
+            // asks for a progress report: raising the level to II at 13:39
+            // must not create reports that were "due" at 13:37 for changes
+            // made while it was level IV (the raise is itself a change, and
+            // gets its own clock). The index stays the change's index, so a
+            // clock's key never moves.
+            for (index, change) in incident
+                .situation_changes
+                .iter()
+                .enumerate()
+                .filter(|(_, change)| serious_at(rules, incident, change.at, now))
+            {
                 all.push(clock(
                     ClockName::ProgressReport,
                     format!("progress_report:{index}"),
@@ -288,6 +337,16 @@ fn daily_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<C
         let due = zoned.timestamp();
         if stop.is_some_and(|stop| due >= stop) {
             break;
+        }
+        // A day's report covers the day up to its due time: it is asked
+        // for when the incident was serious at both ends of that day. The
+        // day the level was raised is covered by the raise's progress
+        // report, so raising it does not create daily reports already due.
+        let day_start = plus_minutes(due, -24 * 60).max(incident.discovered_at);
+        // (While the level is serious now, the day after a future day
+        // that is skipped here is serious at both ends: the loop ends.)
+        if !(serious_at(rules, incident, day_start, now) && serious_at(rules, incident, due, now)) {
+            continue;
         }
         // The report for this day is the first one not used for an earlier
         // day, sent after the previous day's due time.

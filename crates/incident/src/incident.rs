@@ -459,6 +459,25 @@ impl Incident {
         );
     }
 
+    /// What a signal newly affects, as a change of situation: a site not
+    /// affected before, or a page of an affected site whose content
+    /// (defaced, hidden links) was not affected before.
+    fn newly_affected(&self, signal: &Signal) -> Option<String> {
+        if !self.sites.contains(&signal.site) {
+            return Some(format!("site {} affected", signal.site));
+        }
+        let page = signal.page.as_ref()?;
+        let shows_content = matches!(
+            signal.kind,
+            SignalKind::Defacement | SignalKind::HiddenLinks
+        );
+        let known = self
+            .exposures
+            .iter()
+            .any(|exposure| exposure.site == signal.site && exposure.page.as_ref() == Some(page));
+        (shows_content && !known).then(|| format!("page {}/{page} affected", signal.site))
+    }
+
     fn end_exposures(
         &mut self,
         at: Timestamp,
@@ -542,12 +561,17 @@ impl Incident {
                         signal_drill: signal.drill,
                     });
                 }
+                let mut changed = Vec::new();
                 if signal.kind.severity() > self.kind.severity() {
+                    changed.push(format!("kind {} → {}", self.kind, signal.kind));
+                    self.kind = signal.kind;
+                }
+                changed.extend(self.newly_affected(&signal));
+                if !changed.is_empty() {
                     self.situation_changes.push(SituationChange {
                         at,
-                        what: format!("kind {} → {}", self.kind, signal.kind),
+                        what: changed.join("; "),
                     });
-                    self.kind = signal.kind;
                 }
                 self.add_signal(&signal, exposure, rules);
             }
