@@ -15,15 +15,16 @@
 //!   previous day's due time) to its due time, until recovery.
 //!
 //! Each clock has its due time, the reminder time, and its outcome:
-//! pending, met, or missed by N minutes (a report sent late is missed, with
-//! the time it was sent). Once the incident is finished (closed, false
-//! alarm) — or, for daily reports, recovered — clocks due later are dropped.
+//! pending, met, or missed by N seconds (and N minutes, rounded up; a
+//! report sent late is missed, with the time it was sent). Once the
+//! incident is finished (closed, false alarm) — or, for daily reports,
+//! recovered — clocks due later are dropped.
 
 use crate::incident::{Incident, ReportKind};
 use crate::level::{effective_level, suggest_level};
 use crate::model::IncidentState;
 use crate::rules::Rules;
-use crate::time::{minutes_late, plus_minutes};
+use crate::time::{minutes_late, plus_minutes, seconds_between};
 use jiff::civil::Time;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
@@ -107,9 +108,13 @@ pub struct Clock {
     pub status: ClockStatus,
     /// When it was done, if it was.
     pub done_at: Option<Timestamp>,
-    /// For a missed clock: by how many minutes (rounded up), until it was
-    /// done or until now.
+    /// For a missed clock: by how many minutes (rounded up: a deadline
+    /// missed by 1 s is missed, by 1 min), until it was done or until now.
+    /// People read `missed_by_seconds`.
     pub missed_by_minutes: Option<i64>,
+    /// For a missed clock: by how many seconds, until it was done or until
+    /// now ("missed by 40 s", "missed by 12 min 10 s").
+    pub missed_by_seconds: Option<i64>,
     /// Where the duration comes from.
     pub basis: String,
 }
@@ -124,12 +129,13 @@ fn clock(
     now: Timestamp,
 ) -> Clock {
     let reminder = i64::from(rules.plan.deadlines.reminder_minutes);
-    let (status, missed_by_minutes) = match done_at {
+    // The status, and for a miss how late until when.
+    let (status, late_until) = match done_at {
         Some(done) if done <= due => (ClockStatus::Met, None),
-        Some(done) => (ClockStatus::Missed, Some(minutes_late(due, done))),
+        Some(done) => (ClockStatus::Missed, Some(done)),
         // Due "by 09:30" is still on time at 09:30:00.
         None if now <= due => (ClockStatus::Pending, None),
-        None => (ClockStatus::Missed, Some(minutes_late(due, now))),
+        None => (ClockStatus::Missed, Some(now)),
     };
     Clock {
         name,
@@ -138,7 +144,8 @@ fn clock(
         warn_at: (reminder > 0).then(|| plus_minutes(due, -reminder)),
         status,
         done_at,
-        missed_by_minutes,
+        missed_by_minutes: late_until.map(|until| minutes_late(due, until)),
+        missed_by_seconds: late_until.map(|until| seconds_between(due, until).max(1)),
         basis,
     }
 }
