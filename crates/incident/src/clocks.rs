@@ -19,6 +19,12 @@
 //! report sent late is missed, with the time it was sent). Once the
 //! incident is finished (closed, false alarm) — or, for daily reports,
 //! recovered — clocks due later are dropped.
+//!
+//! Outcomes are history: once a clock is met or missed it is *settled*
+//! ([`settle`]) into the incident's `settled_clocks`, kept in the incident
+//! itself (the store saves it with the rest), and shown as settled from
+//! then on, whatever the level or the plan's durations become. Only a miss
+//! not yet reported keeps counting until its late report.
 
 use crate::incident::{Incident, ReportKind};
 use crate::level::{effective_level, suggest_level};
@@ -27,10 +33,10 @@ use crate::rules::Rules;
 use crate::time::{minutes_late, plus_minutes, seconds_between};
 use jiff::civil::Time;
 use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Which deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Which deadline (in the order the clocks are listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockName {
     /// 初次报告 (PLAN §4).
@@ -81,7 +87,7 @@ impl ClockName {
 }
 
 /// A clock's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockStatus {
     /// Not done, and its due time has not passed.
@@ -93,7 +99,7 @@ pub enum ClockStatus {
 }
 
 /// One deadline of an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clock {
     /// Which deadline.
     pub name: ClockName,
@@ -195,8 +201,111 @@ fn serious_at(rules: &Rules<'_>, incident: &Incident, at: Timestamp, now: Timest
     rules.is_serious(&level_at(rules, incident, at, now))
 }
 
-/// Every clock of `incident` as of `now`.
+/// Every clock of `incident` as of `now`: a clock already settled (met or
+/// missed, see [`settle`]) as it was settled — its due time, reminder,
+/// basis and outcome frozen, even when the level or the plan has changed
+/// since or it would not be asked for any more — and the others computed
+/// from the plan's rules and the incident now.
 pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let mut all = computed_clocks(rules, incident, now);
+    for clock in &mut all {
+        if let Some(settled) = incident
+            .settled_clocks
+            .iter()
+            .find(|settled| settled.key == clock.key)
+        {
+            *clock = resumed(settled, incident, now);
+        }
+    }
+    for settled in &incident.settled_clocks {
+        if !all.iter().any(|clock| clock.key == settled.key) {
+            all.push(resumed(settled, incident, now));
+        }
+    }
+    // Stable: by deadline, then due time (progress reports in the order
+    // of their changes, daily reports by day).
+    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.due.cmp(&b.due)));
+    all
+}
+
+/// `incident.settled_clocks` as of `now`: every clock met or missed by
+/// `now` that was not settled yet is added, and a missed one that was not
+/// done when it was settled gets its late report once it has one. Nothing
+/// settled is taken back or changed otherwise. [`Incident::apply`] keeps
+/// the incident's list with it, before and after each command, so a
+/// clock is frozen by the first change after its outcome is known: the
+/// report that meets it, or the runner recording that it escalated the
+/// miss. A settled clock that was missed and not yet done is stored
+/// without its lateness, which runs until its report (see `clocks`).
+pub fn settle(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let mut settled = incident.settled_clocks.clone();
+    for clock in clocks(rules, incident, now) {
+        if clock.status == ClockStatus::Pending {
+            continue;
+        }
+        let record = if clock.done_at.is_some() {
+            clock
+        } else {
+            Clock {
+                missed_by_minutes: None,
+                missed_by_seconds: None,
+                ..clock
+            }
+        };
+        match settled.iter_mut().find(|known| known.key == record.key) {
+            Some(known) if known.done_at.is_none() && record.done_at.is_some() => *known = record,
+            Some(_) => {}
+            None => settled.push(record),
+        }
+    }
+    settled
+}
+
+/// A settled clock as of `now`: a miss not done when it was settled is
+/// done by the first report of its kind after its due time (for a daily
+/// report, within the next day), and late until then.
+fn resumed(settled: &Clock, incident: &Incident, now: Timestamp) -> Clock {
+    let mut clock = settled.clone();
+    if clock.status != ClockStatus::Missed || clock.done_at.is_some() {
+        return clock;
+    }
+    let due = clock.due;
+    clock.done_at = match clock.name {
+        ClockName::RiskAssessment => incident
+            .level_decisions
+            .iter()
+            .map(|decision| decision.at)
+            .filter(|at| *at > due)
+            .min(),
+        name => {
+            let kinds: &[ReportKind] = match name {
+                ClockName::InitialReport => &[ReportKind::Initial],
+                ClockName::NationalReport => &[ReportKind::National],
+                ClockName::ProgressReport => &[ReportKind::Progress, ReportKind::Daily],
+                _ => &[ReportKind::Daily],
+            };
+            let until = (name == ClockName::DailyReport).then(|| plus_minutes(due, 24 * 60));
+            incident
+                .reports
+                .iter()
+                .filter(|report| {
+                    kinds.contains(&report.kind)
+                        && report.at > due
+                        && until.is_none_or(|until| report.at < until)
+                })
+                .map(|report| report.at)
+                .min()
+        }
+    };
+    let until = clock.done_at.unwrap_or(now);
+    clock.missed_by_minutes = Some(minutes_late(due, until));
+    clock.missed_by_seconds = Some(seconds_between(due, until).max(1));
+    clock
+}
+
+/// Every clock of `incident` as of `now`, computed from the plan's rules
+/// and the incident as it is.
+fn computed_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
     let plan = rules.plan;
     let deadlines = &plan.deadlines;
     let discovered = incident.discovered_at;

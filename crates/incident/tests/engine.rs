@@ -1412,3 +1412,84 @@ fn raising_the_level_does_not_create_daily_reports_already_missed() {
         )]
     );
 }
+
+/// Regression: a clock's outcome was recomputed on every read, so a past
+/// outcome changed afterwards: lowering the level made the missed national
+/// and progress reports vanish, and a plan with a longer initial report
+/// turned a missed one into a met one. Once met or missed, a clock's due
+/// time and outcome stay as they were.
+#[test]
+fn a_missed_clock_stays_missed_when_the_level_or_the_plan_changes() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    // Level IV (suggested): the initial report is missed, the runner
+    // escalates at 09:30:01; the report goes out at 09:45:30.
+    carry_out(&mut incident, &rules, "09:30:01");
+    decide(&mut incident, &rules, "II", "09:40:00");
+    report(&mut incident, &rules, ReportKind::Initial, "09:45:30");
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:46:00"),
+        (ClockStatus::Missed, Some(16), at("09:30:00"))
+    );
+    // At level II: the progress report on the decision (due 10:10) is
+    // missed and escalated, and nobody reports it for hours; the national
+    // report (due 13:00) goes out 20 min late.
+    carry_out(&mut incident, &rules, "10:10:01");
+    carry_out(&mut incident, &rules, "13:00:01");
+    report(&mut incident, &rules, ReportKind::National, "13:20:00");
+    // The level is lowered to IV: neither would be asked for now.
+    decide(&mut incident, &rules, "IV", "14:00:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "national_report", "14:00:00"),
+        (ClockStatus::Missed, Some(20), at("13:00:00"))
+    );
+    // The progress report, still missing, stays missed and late until it
+    // goes out (a daily report counts too).
+    assert_eq!(
+        clock_of(&rules, &incident, "progress_report:0", "14:00:00"),
+        (ClockStatus::Missed, Some(230), at("10:10:00"))
+    );
+    report(&mut incident, &rules, ReportKind::Progress, "14:30:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "progress_report:0", "16:00:00"),
+        (ClockStatus::Missed, Some(260), at("10:10:00"))
+    );
+
+    // The plan changes: the initial report gets 60 min, progress reports
+    // 6 h. What was missed stays missed, by as much as it was.
+    let mut relaxed = plan.clone();
+    relaxed.deadlines.initial_report_minutes = 60;
+    relaxed.deadlines.progress_report_minutes = 360;
+    let relaxed = Rules::new(&relaxed).expect("rules");
+    assert_eq!(
+        clock_of(&relaxed, &incident, "initial_report", "16:00:00"),
+        (ClockStatus::Missed, Some(16), at("09:30:00"))
+    );
+    assert_eq!(
+        clock_of(&relaxed, &incident, "progress_report:0", "16:00:00"),
+        (ClockStatus::Missed, Some(260), at("10:10:00"))
+    );
+    // The risk assessment, met at 09:40, stays met.
+    assert_eq!(
+        clock_of(&relaxed, &incident, "risk_assessment", "16:00:00"),
+        (ClockStatus::Met, None, at("10:00:00"))
+    );
+    // No escalation of a settled miss comes back.
+    assert!(
+        !actions_at(&relaxed, &incident, "16:00:00")
+            .iter()
+            .any(|action| action.starts_with("missed:")),
+        "{:?}",
+        actions_at(&relaxed, &incident, "16:00:00")
+    );
+
+    // The settled clocks travel with the incident (the store keeps its JSON).
+    let json = serde_json::to_string(&incident).expect("json");
+    let back: Incident = serde_json::from_str(&json).expect("read back");
+    assert_eq!(back, incident);
+    assert_eq!(
+        clock_of(&relaxed, &back, "national_report", "16:00:00"),
+        (ClockStatus::Missed, Some(20), at("13:00:00"))
+    );
+}
