@@ -6,9 +6,10 @@ use super::{load_plan, open_existing_store};
 use crate::cli::{ActArgs, IncidentCommand};
 use crate::output;
 use jiff::Timestamp;
+use sitewarden_incident::time::human_duration;
 use sitewarden_incident::{
-    Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks, effective_level,
-    steps, suggest_level,
+    Clock, ClockStatus, Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks,
+    effective_level, steps, suggest_level,
 };
 use sitewarden_plan::Plan;
 use sitewarden_store::{
@@ -237,6 +238,32 @@ fn engine_json(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> serde_
     })
 }
 
+/// One clock for people: its key, due time, reminder time and outcome,
+/// late by seconds under a minute ("missed by 40 s", never "1 min").
+fn clock_line(clock: &Clock) -> String {
+    let reminder = clock
+        .warn_at
+        .map(|warn_at| format!("  reminder {}", output::time(warn_at.as_millisecond())))
+        .unwrap_or_default();
+    let status = match clock.status {
+        ClockStatus::Pending => "pending".to_owned(),
+        ClockStatus::Met => "met".to_owned(),
+        ClockStatus::Missed => format!(
+            "missed by {}",
+            human_duration(clock.missed_by_seconds.unwrap_or(0))
+        ),
+    };
+    let done = clock
+        .done_at
+        .map(|done_at| format!(" (done {})", output::time(done_at.as_millisecond())))
+        .unwrap_or_default();
+    format!(
+        "{:<24} due {}{reminder}  {status}{done}",
+        clock.key,
+        output::time(clock.due.as_millisecond())
+    )
+}
+
 fn summary_json(incident: &IncidentSummary) -> serde_json::Value {
     serde_json::json!({
         "id": incident.id,
@@ -439,15 +466,7 @@ fn print_detail(
         println!();
         println!("clocks:");
         for clock in clocks(rules, engine, now) {
-            let status = match clock.missed_by_minutes {
-                Some(minutes) => format!("{:?} by {minutes} min", clock.status).to_lowercase(),
-                None => format!("{:?}", clock.status).to_lowercase(),
-            };
-            println!(
-                "  {:<24} due {}  {status}",
-                clock.key,
-                output::time(clock.due.as_millisecond())
-            );
+            println!("  {}", clock_line(&clock));
         }
         if !engine.exposures.is_empty() {
             println!();
@@ -465,7 +484,7 @@ fn print_detail(
                         .unwrap_or_default(),
                     exposure.kind,
                     output::time(exposure.start.at.as_millisecond()),
-                    sitewarden_incident::time::human_duration(seconds),
+                    human_duration(seconds),
                     if exposure.ended_at.is_none() {
                         " so far"
                     } else {
