@@ -150,6 +150,13 @@ pub struct Limits {
     /// Requests handled at once across the gateway; more are shed with 503
     /// before the origin falls over.
     pub max_in_flight: usize,
+    /// Requests one client (its IPv4 address, its IPv6 /64) may have in
+    /// flight at once, over all its connections and HTTP/2 streams; more
+    /// are refused with 429 and count towards a ban like rate refusals.
+    pub in_flight_per_ip: usize,
+    /// Concurrent streams one HTTP/2 connection may open (advertised in
+    /// its SETTINGS; the client queues the rest).
+    pub h2_streams_per_connection: u32,
     /// Largest request header block, in bytes.
     pub max_header_bytes: usize,
     /// Most request header fields.
@@ -158,10 +165,14 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time the gateway waits for each piece of a request body.
     pub body_timeout: Duration,
+    /// Time a client has to send a whole request body (a client that drips
+    /// a byte at a time never trips `body_timeout`); 408 after it.
+    pub body_deadline: Duration,
     /// How long a kept-alive connection may sit idle between requests
     /// (pingora's own default is for ever).
     pub keepalive_timeout: Duration,
-    /// Requests refused for rate before a client is banned.
+    /// Requests refused (for rate, or over the client's in-flight cap)
+    /// before a client is banned.
     pub ban_after_refusals: u32,
     /// First ban; each further offence doubles it.
     pub ban_base: Duration,
@@ -176,10 +187,13 @@ impl Default for Limits {
             burst_per_ip: 100.0,
             connections_per_ip: 64,
             max_in_flight: 4096,
+            in_flight_per_ip: 256,
+            h2_streams_per_connection: 100,
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(15),
+            body_deadline: Duration::from_secs(120),
             keepalive_timeout: Duration::from_secs(75),
             ban_after_refusals: 200,
             ban_base: Duration::from_secs(60),

@@ -8,23 +8,33 @@
 //! HTTP/1 only: an HTTP/2 connection (ALPN `h2` or the cleartext preface)
 //! has no header block to time on the wire, and is left to the h2 idle
 //! timeout.
+//!
+//! A connection upgraded to a tunnel (WebSocket) no longer goes through
+//! the per-request containment check; it is tied to its site's switch
+//! ([`GuardedStream::close_when_cut_off`]) and its reads fail, which ends
+//! the tunnel both ways, the moment the site is cut off.
 
 use crate::limiter::ConnectionSlot;
+use crate::switch::{SiteState, SiteSwitch};
 use async_trait::async_trait;
 use pingora_core::protocols::{ALPN, TimingDigest, l4::socket::SocketAddr};
 use pingora_core::protocols::{
     GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, Stream, UniqueID,
     UniqueIDType,
 };
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+/// The whole HTTP/2 connection preface (RFC 9113 §3.4), which pingora
+/// peeks for on a plain connection.
+const H2_CONNECTION_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Where the connection is in its request cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +60,24 @@ pub struct GuardedStream {
     header: Vec<u8>,
     /// What is wrong with the framing of the last complete header.
     framing: Option<&'static str>,
+    /// Once upgraded (WebSocket): the site whose containment switch ends
+    /// the tunnel.
+    tunnel_site: OnceLock<Arc<SiteSwitch>>,
+    /// Resolves when that site is cut off (polled while reads wait). A
+    /// mutex only to be `Sync`: it is reached through `&mut self`.
+    tunnel_cut: CutOff,
+    /// Bytes read by [`Peek::try_peek`], handed out first by reads.
+    peeked: Vec<u8>,
+}
+
+/// The wait for a tunnel's site to be cut off.
+#[derive(Default)]
+struct CutOff(Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>);
+
+impl std::fmt::Debug for CutOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CutOff")
+    }
 }
 
 /// Header bytes kept for the framing check; pingora refuses far larger
@@ -69,7 +97,45 @@ impl GuardedStream {
             deadline: (!h2).then(|| Box::pin(tokio::time::sleep(header_timeout))),
             header: Vec::new(),
             framing: None,
+            tunnel_site: OnceLock::new(),
+            tunnel_cut: CutOff::default(),
+            peeked: Vec::new(),
         }
+    }
+
+    /// Ends this connection, whatever it is carrying, when `site` is cut
+    /// off: for a connection upgraded to a tunnel (WebSocket), which no
+    /// longer passes through the per-request containment check.
+    pub fn close_when_cut_off(&self, site: Arc<SiteSwitch>) {
+        let _ = self.tunnel_site.set(site);
+    }
+
+    /// For a tunnel: an error once its site is cut off, registering for
+    /// the switch while nothing else wakes the read.
+    fn poll_cut_off(&mut self, cx: &mut Context<'_>, pending: bool) -> Option<io::Error> {
+        let site = self.tunnel_site.get()?;
+        let cut_off = if site.mode() == SiteState::Maintenance {
+            true
+        } else if pending {
+            let waiting = self
+                .tunnel_cut
+                .0
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| {
+                    let site = site.clone();
+                    Box::pin(async move { site.cut_off().await })
+                });
+            waiting.as_mut().poll(cx).is_ready()
+        } else {
+            false
+        };
+        cut_off.then(|| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the site was cut off (maintenance): tunnel closed",
+            )
+        })
     }
 
     /// What was wrong with the framing of the last request header on this
@@ -168,6 +234,16 @@ impl AsyncRead for GuardedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(error) = this.poll_cut_off(cx, false) {
+            return Poll::Ready(Err(error));
+        }
+        if !this.peeked.is_empty() {
+            let n = this.peeked.len().min(buf.remaining());
+            let bytes: Vec<u8> = this.peeked.drain(..n).collect();
+            buf.put_slice(&bytes);
+            this.observe(&bytes);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
@@ -177,6 +253,9 @@ impl AsyncRead for GuardedStream {
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => {
+                if let Some(error) = this.poll_cut_off(cx, true) {
+                    return Poll::Ready(Err(error));
+                }
                 if this.phase == Phase::Header
                     && let Some(deadline) = this.deadline.as_mut()
                     && deadline.as_mut().poll(cx).is_ready()
@@ -295,23 +374,45 @@ impl GetSocketDigest for GuardedStream {
 
 #[async_trait]
 impl Peek for GuardedStream {
+    /// pingora peeks for the HTTP/2 connection preface before it reads a
+    /// request on a plain connection, and its own peek waits for all 24
+    /// bytes: a request shorter than that, or a few bytes of garbage, sat
+    /// there unanswered until the header deadline. This peek reads only
+    /// until the bytes can no longer be the preface (or the client stops
+    /// sending), and hands them to the reads that follow; whatever does
+    /// not match fills the rest of `buf`, so pingora goes on with HTTP/1
+    /// and answers what it cannot parse with 400.
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        // pingora peeks for the HTTP/2 preface before reading a request,
-        // waiting for all of its 24 bytes: a slow client must not be able
-        // to hold the connection there either.
-        match (self.phase, self.deadline.as_ref()) {
-            (Phase::Header, Some(deadline)) => {
-                let until = deadline.deadline();
-                match tokio::time::timeout_at(until, self.inner.try_peek(buf)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request header not received in time (slow client)",
-                    )),
+        use tokio::io::AsyncReadExt;
+        let until = match (self.phase, self.deadline.as_ref()) {
+            (Phase::Header, Some(deadline)) => Some(deadline.deadline()),
+            _ => None,
+        };
+        let fill = async {
+            while self.peeked.len() < buf.len() && H2_CONNECTION_PREFACE.starts_with(&self.peeked) {
+                let mut more = [0u8; 64];
+                let want = (buf.len() - self.peeked.len()).min(more.len());
+                let n = self.inner.read(&mut more[..want]).await?;
+                if n == 0 {
+                    break;
                 }
+                self.peeked.extend_from_slice(&more[..n]);
             }
-            _ => self.inner.try_peek(buf).await,
+            Ok::<_, io::Error>(())
+        };
+        match until {
+            Some(until) => tokio::time::timeout_at(until, fill).await.map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request header not received in time (slow client)",
+                )
+            })??,
+            None => fill.await?,
         }
+        let n = self.peeked.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.peeked[..n]);
+        buf[n..].fill(0);
+        Ok(true)
     }
 }
 

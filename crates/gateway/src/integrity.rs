@@ -11,20 +11,31 @@
 //! differing offset and keeping the origin's bytes as evidence). Dynamic
 //! pages (scripts, anything not a known static type) pass through.
 //!
+//! Files too large for the cache (over [`MAX_CACHED_BYTES`]) are streamed
+//! from the vault a chunk at a time ([`ApprovedReader`]), checked against
+//! their hash before and while they are read, so memory stays bounded
+//! however many visitors download them at once.
+//!
 //! The approved set follows the guard: [`Integrity::refresh`] reloads a
 //! root's manifest when its current version changes, and a root in a
 //! maintenance window (a legitimate publish in progress) is not enforced.
 
 use bytes::Bytes;
-use sitewarden_guard::{EntryKind, GuardData};
+use sitewarden_guard::{EntryKind, GuardData, VaultLocation};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Largest approved file served from memory; bigger ones pass through.
+/// Largest approved file verified; bigger ones pass through.
 pub const MAX_VERIFIED_BYTES: u64 = 32 * 1024 * 1024;
 /// Bytes of approved content kept in memory across all sites.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest approved file kept in the cache; bigger ones are streamed from
+/// the vault ([`ApprovedReader`]), a chunk at a time, so that memory does
+/// not grow with the number of visitors downloading them.
+pub const MAX_CACHED_BYTES: u64 = (CACHE_BYTES / 4) as u64;
+/// Bytes of a streamed approved file read (and sent) at a time.
+const STREAM_CHUNK: usize = 256 * 1024;
 /// Most bytes of a tampered origin body kept as evidence.
 pub const EVIDENCE_CAP: usize = 1024 * 1024;
 
@@ -65,6 +76,10 @@ pub struct Integrity {
     sites: RwLock<HashMap<String, Arc<RootSet>>>,
     roots: Mutex<HashMap<String, PathBuf>>,
     cache: Mutex<BodyCache>,
+    /// Streamed files whose vault copy was hashed in full, with the state
+    /// of the vault file it lies in then: unchanged since, it is not hashed
+    /// again before each download.
+    verified: Mutex<HashMap<String, FileStamp>>,
 }
 
 impl Integrity {
@@ -75,6 +90,7 @@ impl Integrity {
             sites: RwLock::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
             cache: Mutex::new(BodyCache::default()),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -182,6 +198,67 @@ impl Integrity {
             candidate.extend_from_slice(index);
             set.files.get(&candidate).cloned()
         })
+    }
+
+    /// Whether `file` is too large for the cache, and so is streamed from
+    /// the vault ([`Integrity::open_streamed`]) rather than held in memory.
+    pub fn streamed(&self, file: &ApprovedFile) -> bool {
+        file.size > MAX_CACHED_BYTES
+    }
+
+    /// Opens the vault copy of a streamed file (blocking: call it off the
+    /// request path). It is refused unless its bytes hash to the approved
+    /// BLAKE3 — hashed in full, a chunk at a time, once per state of the
+    /// vault file that holds it — and hashed again as it is read, so that
+    /// bytes changed in between end the download short of its length
+    /// instead of completing it.
+    pub fn open_streamed(&self, file: &ApprovedFile) -> Result<ApprovedReader, String> {
+        let expected = blake3::Hash::from_hex(&file.blake3)
+            .map_err(|_| format!("{}: not a BLAKE3 hash", file.blake3))?;
+        let (path, offset, len) = match self.guard.vault().locate(&file.blake3) {
+            Some(VaultLocation::Packed { pack, offset, len }) => (pack, offset, len),
+            Some(VaultLocation::Loose(path)) => {
+                let len = std::fs::symlink_metadata(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .len();
+                (path, 0, len)
+            }
+            None => return Err(format!("{} is not in the vault", file.blake3)),
+        };
+        if len != file.size {
+            return Err(format!(
+                "{}: {len} bytes in the vault, {} approved",
+                file.blake3, file.size
+            ));
+        }
+        let opened = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stamp =
+            FileStamp::of(&opened, offset).map_err(|e| format!("{}: {e}", path.display()))?;
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&file.blake3)
+            == Some(&stamp);
+        let mut reader = ApprovedReader {
+            file: opened,
+            path,
+            offset,
+            len,
+            read: 0,
+            hasher: blake3::Hasher::new(),
+            expected,
+        };
+        if !known {
+            while reader.next_chunk()?.is_some() {}
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(file.blake3.clone(), stamp);
+            reader.read = 0;
+            reader.hasher = blake3::Hasher::new();
+        }
+        Ok(reader)
     }
 
     /// The approved bytes of `file` if they are in memory.
@@ -293,6 +370,79 @@ pub fn normalise(url_path: &str) -> Option<Vec<u8>> {
     Some(parts.join(&b'/'))
 }
 
+/// The state of a vault file when one of its contents was hashed: any write
+/// to it changes its modification or status-change time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified_ns: (i64, i64),
+    changed_ns: (i64, i64),
+    offset: u64,
+}
+
+impl FileStamp {
+    fn of(file: &std::fs::File, offset: u64) -> std::io::Result<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        Ok(FileStamp {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.len(),
+            modified_ns: (meta.mtime(), meta.mtime_nsec()),
+            changed_ns: (meta.ctime(), meta.ctime_nsec()),
+            offset,
+        })
+    }
+}
+
+/// A streamed approved file being read from its vault copy, a chunk at a
+/// time (blocking reads: move it to a blocking thread for each chunk).
+#[derive(Debug)]
+pub struct ApprovedReader {
+    file: std::fs::File,
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+    read: u64,
+    hasher: blake3::Hasher,
+    expected: blake3::Hash,
+}
+
+impl ApprovedReader {
+    /// The next chunk (at most 256 KiB); None after the last. The last
+    /// chunk is returned only if everything read hashes to the approved
+    /// BLAKE3: otherwise an error, and what was sent stays short.
+    pub fn next_chunk(&mut self) -> Result<Option<Bytes>, String> {
+        use std::os::unix::fs::FileExt;
+        if self.read == self.len {
+            return Ok(None);
+        }
+        let size = (self.len - self.read).min(STREAM_CHUNK as u64) as usize;
+        let mut chunk = vec![0u8; size];
+        self.file
+            .read_exact_at(&mut chunk, self.offset + self.read)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.hasher.update(&chunk);
+        self.read += size as u64;
+        if self.read == self.len && self.hasher.finalize() != self.expected {
+            return Err(format!(
+                "{} at offset {}: the bytes no longer hash to {}",
+                self.path.display(),
+                self.offset,
+                self.expected.to_hex()
+            ));
+        }
+        Ok(Some(Bytes::from(chunk)))
+    }
+
+    /// Whether every byte has been read.
+    pub fn done(&self) -> bool {
+        self.read == self.len
+    }
+}
+
 /// Approved bodies by hash, bounded in bytes; oldest out first.
 #[derive(Debug, Default)]
 struct BodyCache {
@@ -307,7 +457,7 @@ impl BodyCache {
     }
 
     fn put(&mut self, blake3: String, body: Bytes) {
-        if body.len() > CACHE_BYTES / 4 || self.bodies.contains_key(&blake3) {
+        if body.len() as u64 > MAX_CACHED_BYTES || self.bodies.contains_key(&blake3) {
             return;
         }
         while self.bytes + body.len() > CACHE_BYTES {
@@ -469,6 +619,83 @@ mod tests {
         let mismatch = shorter.finish().unwrap();
         assert_eq!(mismatch.differs_at, 6);
         assert_eq!(mismatch.evidence, b"<html>");
+    }
+
+    /// Flips a byte of a file in a test's own temporary directory, never
+    /// through a symlink.
+    fn flip_byte(path: &Path, offset: u64) {
+        use rustix::fs::{Mode, OFlags};
+        assert!(
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let mut byte = [0u8; 1];
+        rustix::io::pread(&fd, &mut byte, offset).unwrap();
+        byte[0] ^= 0xff;
+        rustix::io::pwrite(&fd, &byte, offset).unwrap();
+    }
+
+    #[test]
+    fn a_streamed_copy_is_checked_before_and_while_it_is_read() {
+        let root = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..STREAM_CHUNK * 3 + 100)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(root.path().join("report.pdf"), &body).unwrap();
+        let guard = GuardData::open(data.path()).unwrap();
+        sitewarden_guard::approve(
+            &guard,
+            &sitewarden_guard::ApproveOptions {
+                root: root.path().to_path_buf(),
+                from: None,
+                site: Some("portal".into()),
+                excludes: None,
+                upload_dirs: None,
+                approved_by: "test".into(),
+                note: "baseline".into(),
+            },
+            &|_| {},
+        )
+        .unwrap();
+        let integrity = Integrity::open(data.path()).unwrap();
+        let file = ApprovedFile {
+            blake3: blake3::hash(&body).to_hex().to_string(),
+            size: body.len() as u64,
+            path: "report.pdf".into(),
+        };
+        // Whole and in order.
+        let mut reader = integrity.open_streamed(&file).unwrap();
+        let mut read = Vec::new();
+        while let Some(chunk) = reader.next_chunk().unwrap() {
+            read.extend_from_slice(&chunk);
+        }
+        assert_eq!(read, body);
+        assert!(reader.done());
+
+        // Changed while it is read: the last chunk is an error, so what
+        // was sent stays short.
+        let (pack, offset) = match integrity.guard.vault().locate(&file.blake3).unwrap() {
+            VaultLocation::Packed { pack, offset, .. } => (pack, offset),
+            VaultLocation::Loose(path) => (path, 0),
+        };
+        let mut reader = integrity.open_streamed(&file).unwrap();
+        assert!(reader.next_chunk().unwrap().is_some());
+        flip_byte(&pack, offset + STREAM_CHUNK as u64 * 2 + 7);
+        assert!(reader.next_chunk().unwrap().is_some());
+        assert!(reader.next_chunk().unwrap().is_some());
+        let error = reader.next_chunk().unwrap_err();
+        assert!(error.contains("no longer hash"), "{error}");
+        // And refused outright from then on.
+        assert!(integrity.open_streamed(&file).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-client limits: a token bucket of requests per address, a cap on open
-//! connections per address, and a global cap on requests in flight that
-//! sheds load with 503 before the origin falls over.
+//! connections per address, a cap on the requests one client has in flight
+//! (over all its connections and HTTP/2 streams), and a global cap on
+//! requests in flight that sheds load with 503 before the origin falls over.
 //!
 //! A client that keeps hitting its rate limit is banned; each further
 //! offence doubles the ban (capped), and bans expire by themselves. The
@@ -10,6 +11,7 @@
 
 use crate::blocklist::{BlockEntry, canonical};
 use crate::config::Limits;
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -32,6 +34,8 @@ struct Client {
     /// Bans so far (kept while the client is remembered).
     offences: u32,
     connections: usize,
+    /// Requests of this client being handled now.
+    in_flight: usize,
 }
 
 /// What the limiter says about one request.
@@ -48,7 +52,9 @@ pub enum RateVerdict {
 /// The per-address limits and the global in-flight cap.
 #[derive(Debug)]
 pub struct Limiter {
-    limits: Limits,
+    /// Swapped whole when the configuration is reloaded; the per-client
+    /// state (tokens, counts, offences) stays.
+    limits: ArcSwap<Limits>,
     shards: Vec<Mutex<HashMap<IpAddr, Client>>>,
     in_flight: AtomicUsize,
 }
@@ -57,15 +63,21 @@ impl Limiter {
     /// A limiter with these limits.
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
-            limits,
+            limits: ArcSwap::from_pointee(limits),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             in_flight: AtomicUsize::new(0),
         }
     }
 
     /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    pub fn limits(&self) -> arc_swap::Guard<Arc<Limits>> {
+        self.limits.load()
+    }
+
+    /// Puts new limits in force (a reload): for the next request and the
+    /// next connection; what clients have used so far is kept.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limits.store(Arc::new(limits));
     }
 
     fn shard(&self, ip: &IpAddr) -> &Mutex<HashMap<IpAddr, Client>> {
@@ -77,31 +89,33 @@ impl Limiter {
     fn with_client<R>(&self, ip: IpAddr, now: Instant, f: impl FnOnce(&mut Client) -> R) -> R {
         let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
         if shard.len() >= SHARD_SOFT_CAP && !shard.contains_key(&ip) {
-            let burst = self.limits.burst_per_ip;
-            let rate = self.limits.rate_per_ip;
+            let limits = self.limits.load();
+            let (burst, rate) = (limits.burst_per_ip, limits.rate_per_ip);
             shard.retain(|_, client| {
                 client.connections > 0
+                    || client.in_flight > 0
                     || client.offences > 0
                     || refilled(client, now, rate, burst) < burst
             });
         }
         let client = shard.entry(ip).or_insert_with(|| Client {
-            tokens: self.limits.burst_per_ip,
+            tokens: self.limits.load().burst_per_ip,
             refilled: now,
             refusals: 0,
             offences: 0,
             connections: 0,
+            in_flight: 0,
         });
         f(client)
     }
 
     /// Takes one request token for `ip`.
     pub fn check_rate(&self, ip: IpAddr, now: Instant, now_ms: i64) -> RateVerdict {
-        if self.limits.rate_per_ip <= 0.0 {
+        let limits = self.limits.load();
+        if limits.rate_per_ip <= 0.0 {
             return RateVerdict::Pass;
         }
         let ip = client_key(ip);
-        let limits = &self.limits;
         self.with_client(ip, now, |client| {
             client.tokens = refilled(client, now, limits.rate_per_ip, limits.burst_per_ip);
             client.refilled = now;
@@ -115,7 +129,7 @@ impl Limiter {
             }
             client.refusals = 0;
             client.offences += 1;
-            let ban = ban_length(limits, client.offences);
+            let ban = ban_length(&limits, client.offences);
             RateVerdict::Ban(BlockEntry {
                 net: client_net(ip),
                 until_ms: Some(now_ms + ban.as_millis() as i64),
@@ -136,7 +150,7 @@ impl Limiter {
     /// (the caller drops the connection).
     pub fn open_connection(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
         let ip = client_key(ip);
-        let cap = self.limits.connections_per_ip;
+        let cap = self.limits.load().connections_per_ip;
         let admitted = self.with_client(ip, Instant::now(), |client| {
             if cap > 0 && client.connections >= cap {
                 false
@@ -158,9 +172,71 @@ impl Limiter {
         }
     }
 
+    /// Takes one of `ip`'s slots of the per-client in-flight cap: `Ok(None)`
+    /// when there is no cap, an `Err` (429, and perhaps a ban) when the
+    /// client already has its share of requests in flight. One HTTP/2
+    /// connection carries many requests at once, so the connection cap
+    /// alone does not bound them. Each refusal counts towards a ban as a
+    /// rate refusal does: a client that keeps more requests open than any
+    /// browser would is flooding.
+    pub fn begin_client_request(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        now_ms: i64,
+    ) -> Result<Option<ClientInFlight>, RateVerdict> {
+        let limits = self.limits.load();
+        let cap = limits.in_flight_per_ip;
+        if cap == 0 {
+            return Ok(None);
+        }
+        let ip = client_key(ip);
+        self.with_client(ip, Instant::now(), |client| {
+            if client.in_flight < cap {
+                client.in_flight += 1;
+                return Ok(());
+            }
+            client.refusals += 1;
+            if limits.ban_after_refusals == 0 || client.refusals < limits.ban_after_refusals {
+                return Err(RateVerdict::Refuse);
+            }
+            client.refusals = 0;
+            client.offences += 1;
+            let ban = ban_length(&limits, client.offences);
+            Err(RateVerdict::Ban(BlockEntry {
+                net: client_net(ip),
+                until_ms: Some(now_ms + ban.as_millis() as i64),
+                reason: format!(
+                    "more than {cap} requests in flight at once — offence {}, banned for {}",
+                    client.offences,
+                    humanize(ban)
+                ),
+                source: "gateway".into(),
+                offences: client.offences,
+            }))
+        })?;
+        Ok(Some(ClientInFlight {
+            limiter: self.clone(),
+            ip,
+        }))
+    }
+
+    fn end_client_request(&self, ip: IpAddr) {
+        let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = shard.get_mut(&ip) {
+            client.in_flight = client.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Requests `ip`'s client has in flight now.
+    pub fn client_in_flight(&self, ip: IpAddr) -> usize {
+        let ip = client_key(ip);
+        let shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
+        shard.get(&ip).map_or(0, |client| client.in_flight)
+    }
+
     /// Takes a slot of the global in-flight cap; None means shed (503).
     pub fn begin_request(self: &Arc<Self>) -> Option<InFlight> {
-        let cap = self.limits.max_in_flight;
+        let cap = self.limits.load().max_in_flight;
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         if cap > 0 && before >= cap {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -243,6 +319,20 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// A request counted against its client's in-flight cap; uncounted on
+/// drop.
+#[derive(Debug)]
+pub struct ClientInFlight {
+    limiter: Arc<Limiter>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientInFlight {
+    fn drop(&mut self) {
+        self.limiter.end_client_request(self.ip);
+    }
+}
+
 /// A request counted against the global cap; uncounted on drop.
 #[derive(Debug)]
 pub struct InFlight {
@@ -314,6 +404,46 @@ mod tests {
         assert!(limiter.begin_request().is_none());
         drop(requests);
         assert_eq!(limiter.in_flight(), 0);
+    }
+
+    #[test]
+    fn requests_in_flight_per_client_are_capped_refusals_ban_and_slots_come_back() {
+        let limiter = Arc::new(Limiter::new(Limits {
+            in_flight_per_ip: 2,
+            ..limits()
+        }));
+        let ip: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:1:2::2".parse().unwrap();
+        let a = limiter.begin_client_request(ip, 0).unwrap().unwrap();
+        let _b = limiter.begin_client_request(neighbour, 0).unwrap().unwrap();
+        // The same /64: one client, at its cap.
+        assert_eq!(limiter.client_in_flight(ip), 2);
+        assert_eq!(
+            limiter.begin_client_request(ip, 0).unwrap_err(),
+            RateVerdict::Refuse
+        );
+        assert_eq!(
+            limiter.begin_client_request(ip, 0).unwrap_err(),
+            RateVerdict::Refuse
+        );
+        let Err(RateVerdict::Ban(ban)) = limiter.begin_client_request(ip, 0) else {
+            panic!("the third refusal bans");
+        };
+        assert_eq!(ban.net.to_string(), "2001:db8:1:2::/64");
+        assert!(
+            ban.reason.contains("2 requests in flight"),
+            "{}",
+            ban.reason
+        );
+        drop(a);
+        assert!(limiter.begin_client_request(ip, 0).unwrap().is_some());
+        let other: IpAddr = "127.0.0.11".parse().unwrap();
+        assert!(limiter.begin_client_request(other, 0).unwrap().is_some());
+        let uncapped = Arc::new(Limiter::new(Limits {
+            in_flight_per_ip: 0,
+            ..limits()
+        }));
+        assert!(uncapped.begin_client_request(ip, 0).unwrap().is_none());
     }
 
     #[test]

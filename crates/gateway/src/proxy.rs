@@ -2,15 +2,19 @@
 //!
 //! 1. `request_filter`: framing checks (request smuggling, header limits),
 //!    the client's address, allowlist/blocklist, rate limit and bans, the
-//!    global in-flight cap, the route by Host, the containment switch
-//!    (maintenance page from memory), and for an approved static file of a
-//!    guarded site the answer itself, from the approved copy (the origin is
-//!    checked in the background, `verify.rs`);
+//!    client's and the global in-flight caps, the route by Host, the
+//!    containment switch (maintenance page from memory), and for an approved
+//!    static file of a guarded site the answer itself, from the approved
+//!    copy (the origin is checked in the background, `verify.rs`);
+//!    `early_request_filter` before it starts the whole-body deadline, which
+//!    `proxy_upstream_filter` and `request_body_filter` enforce;
 //! 2. `upstream_peer` / `fail_to_connect`: the site's origins in turn;
 //! 3. `upstream_request_filter`: forwarding headers;
-//! 4. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
-//!    one too slow;
-//! 5. `logging`: the access log line.
+//! 4. `response_filter`: an upgraded (WebSocket) connection is tied to its
+//!    site's switch, and closed when the site is cut off;
+//! 5. `fail_to_proxy`: 502 for an origin that is down or garbled, 504 for
+//!    one too slow, 408 for a client too slow with its body;
+//! 6. `logging`: the access log line.
 
 use crate::access_log::{AccessLog, LogLine};
 use crate::blocklist::{Blocklist, Verdict};
@@ -18,7 +22,7 @@ use crate::client_ip::client_ip;
 use crate::conn::GuardedStream;
 use crate::events::GatewayEvent;
 use crate::integrity::{Integrity, content_type};
-use crate::limiter::{InFlight, Limiter, RateVerdict};
+use crate::limiter::{ClientInFlight, InFlight, Limiter, RateVerdict};
 use crate::now_ms;
 use crate::routes::{Route, RouteTable};
 use crate::switch::{SiteState, Switchboard};
@@ -35,6 +39,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod streamed;
 
 /// Everything the proxy shares across requests and with the control side.
 #[derive(Debug)]
@@ -74,7 +80,8 @@ pub struct Stats {
     pub maintenance: AtomicU64,
     /// Refused by the blocklist.
     pub blocked: AtomicU64,
-    /// Refused for rate.
+    /// Refused for rate, or for too many requests in flight from one
+    /// client (429).
     pub rate_limited: AtomicU64,
     /// Shed by the in-flight cap.
     pub shed: AtomicU64,
@@ -103,6 +110,11 @@ pub struct Ctx {
     in_flight: Option<InFlight>,
     attempt: usize,
     first_origin: Option<usize>,
+    /// This request's slot of its client's in-flight cap.
+    client_in_flight: Option<ClientInFlight>,
+    /// When the whole request body must be in (once a connection is
+    /// upgraded, what follows is the tunnel, not a body).
+    body_deadline: Option<Instant>,
 }
 
 impl Gateway {
@@ -146,6 +158,11 @@ impl Gateway {
         file: crate::integrity::ApprovedFile,
         host: &str,
     ) -> Result<bool> {
+        if integrity.streamed(&file) {
+            return self
+                .serve_approved_streamed(session, ctx, route, integrity, file, host)
+                .await;
+        }
         // From memory in the common case; the vault is read on the blocking
         // pool only on a miss (a thread hop per request cost a third of the
         // gateway's CPU in the benchmark).
@@ -302,6 +319,56 @@ impl ProxyHttp for Gateway {
         Ctx::default()
     }
 
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<()> {
+        // The whole body has a deadline, not only each read: a client that
+        // sends a byte every few seconds never trips the per-read timeout.
+        // It holds for a body pingora discards to keep the connection
+        // (after an answer from `request_filter`) as well.
+        let deadline = self.shared.limiter.limits().body_deadline;
+        ctx.body_deadline = Some(Instant::now() + deadline);
+        session.set_total_drain_timeout(Some(deadline));
+        Ok(())
+    }
+
+    async fn proxy_upstream_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        // No read of the body may wait past its deadline.
+        if let Some(deadline) = ctx.body_deadline {
+            let per_read = self.shared.limiter.limits().body_timeout;
+            let left = deadline.saturating_duration_since(Instant::now());
+            session.set_read_timeout(Some(per_read.min(left).max(Duration::from_millis(1))));
+        }
+        Ok(true)
+    }
+
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(deadline) = ctx.body_deadline else {
+            return Ok(());
+        };
+        if session.was_upgraded() {
+            // The bytes of a tunnel (WebSocket), not a body: not timed here.
+            // Exempting upgrade *requests* instead would let any request
+            // with an `Upgrade` header drip its body.
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            // Answered 408 by `fail_to_proxy`, and the connection closed.
+            return Error::e_explain(
+                ErrorType::HTTPStatus(408),
+                "request body not received in time (slow client)",
+            );
+        }
+        let per_read = self.shared.limiter.limits().body_timeout;
+        session.set_read_timeout(Some(per_read.min(deadline - now)));
+        Ok(())
+    }
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let shared = &self.shared;
         ctx.started = Some(Instant::now());
@@ -382,6 +449,24 @@ impl ProxyHttp for Gateway {
                         self.emit(GatewayEvent::Banned(entry));
                     }
                     let body = Bytes::from_static(b"429 Too Many Requests\n");
+                    return self
+                        .respond(session, 429, &[("Retry-After", "1".into())], body, false)
+                        .await;
+                }
+            }
+        }
+        if !allowed {
+            // One client's share of the requests in flight, whatever
+            // connections and HTTP/2 streams carry them.
+            match shared.limiter.begin_client_request(client, ctx.started_ms) {
+                Ok(slot) => ctx.client_in_flight = slot,
+                Err(verdict) => {
+                    shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if let RateVerdict::Ban(entry) = verdict {
+                        shared.blocklist.insert(entry.clone());
+                        self.emit(GatewayEvent::Banned(entry));
+                    }
+                    let body = Bytes::from_static(b"429 Too Many Requests (in flight)\n");
                     return self
                         .respond(session, 429, &[("Retry-After", "1".into())], body, false)
                         .await;
@@ -510,6 +595,32 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if upstream_response.status != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(());
+        }
+        // What follows is a tunnel, not a body: no body deadline, and each
+        // read waits the per-read timeout again.
+        ctx.body_deadline = None;
+        session.set_read_timeout(Some(self.shared.limiter.limits().body_timeout));
+        // An upgraded connection (WebSocket) carries no further requests, so
+        // the switch check above never sees it again: tie it to its site's
+        // switch, to be closed the moment the site is cut off.
+        if let Some(route) = &ctx.route
+            && let Some(stream) = session
+                .stream()
+                .and_then(|stream| stream.as_any().downcast_ref::<GuardedStream>())
+        {
+            stream.close_when_cut_off(route.switch.clone());
+        }
+        Ok(())
+    }
+
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
         // An origin that is down or garbled is a 502, one that is too slow
         // a 504 (as nginx says); a client that went away gets nothing.
@@ -520,6 +631,8 @@ impl ProxyHttp for Gateway {
                 ErrorType::ReadTimedout | ErrorType::ConnectTimedout | ErrorType::WriteTimedout,
             ) => 504,
             (ErrorSource::Upstream, _) => 502,
+            // A body that stopped (or ran out of its deadline) mid-way.
+            (ErrorSource::Downstream, ErrorType::ReadTimedout) => 408,
             (
                 ErrorSource::Downstream,
                 ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
@@ -527,10 +640,16 @@ impl ProxyHttp for Gateway {
             (ErrorSource::Downstream, _) => 400,
             _ => 500,
         };
-        if code > 0 {
+        // Once a response went out — or a 101, after which the connection
+        // is a tunnel — an error answer would land inside it.
+        let answered = session
+            .response_written()
+            .is_some_and(|response| !response.status.is_informational() || response.status == 101);
+        if code > 0 && !answered {
             let body = Bytes::from(match code {
                 502 => "502 Bad Gateway: the site's web server did not answer properly\n",
                 504 => "504 Gateway Timeout: the site's web server did not answer in time\n",
+                408 => "408 Request Timeout: the request body was not received in time\n",
                 _ => "error\n",
             });
             let _ = self.respond(session, code, &[], body, true).await;

@@ -89,9 +89,16 @@ impl GatewayHandle {
         Ok(())
     }
 
-    /// Re-reads routes, trusted proxies, the allowlist and approved files.
+    /// Re-reads routes, trusted proxies, the allow- and blocklist, the
+    /// limits and approved files.
     pub fn reload(&self) -> Result<(), String> {
         (self.reload)()
+    }
+
+    /// The reload, to run from elsewhere (a signal handler's task) while
+    /// the handle stays with its owner for `stop`.
+    pub fn reloader(&self) -> Arc<dyn Fn() -> Result<(), String> + Send + Sync> {
+        self.reload.clone()
     }
 
     /// Stops gracefully: listeners close, requests in flight finish (up to
@@ -263,6 +270,9 @@ pub fn start(
     })
 }
 
+/// The source of blocklist entries from the plan's `[gateway] blocklist`.
+const PLAN_SOURCE: &str = "plan";
+
 /// The parts of a configuration that can change while running.
 fn apply_config_parts(shared: &Shared, config: &GatewayConfig) {
     shared.routes.store(Arc::new(RouteTable::build(
@@ -273,12 +283,21 @@ fn apply_config_parts(shared: &Shared, config: &GatewayConfig) {
         .trusted_proxies
         .store(Arc::new(config.trusted_proxies.clone()));
     shared.blocklist.set_allowlist(config.allowlist.clone());
+    // Limits for the next request and connection; the listeners, threads
+    // and HTTP/2 settings stay as started.
+    shared.limiter.set_limits(config.limits.clone());
+    // Ranges the plan no longer lists are lifted (bans from elsewhere stay).
+    for entry in shared.blocklist.entries(crate::now_ms()) {
+        if entry.source == PLAN_SOURCE && !config.blocklist.contains(&entry.net) {
+            shared.blocklist.remove(&entry.net);
+        }
+    }
     for net in &config.blocklist {
         shared.blocklist.insert(BlockEntry {
             net: *net,
             until_ms: None,
             reason: "listed in the plan".into(),
-            source: "plan".into(),
+            source: PLAN_SOURCE.into(),
             offences: 0,
         });
     }
@@ -453,6 +472,10 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     options.h2c = true;
     options.h2_idle_timeout = Some(config.limits.keepalive_timeout);
     proxy.server_options = Some(options);
+    // pingora's bounded defaults (header list size), with our stream cap.
+    let mut h2 = pingora_core::protocols::http::v2::server::default_h2_options();
+    h2.max_concurrent_streams(config.limits.h2_streams_per_connection.max(1));
+    proxy.h2_options = Some(h2);
     let shared_for_filter = shared.clone();
     let app = GatewayApp {
         proxy: Arc::new(proxy),

@@ -6,6 +6,8 @@
 //! and HTTP/2 streams included. Who flipped it, when and why travel beside
 //! the flag for the maintenance page and the status view; the durable
 //! record is the store's (`site_switches`), written before the flag moves.
+//! What outlives a request — an upgraded (WebSocket) connection — waits
+//! on [`SiteSwitch::cut_off`] and closes when its site is cut off.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -34,6 +36,9 @@ pub struct SwitchNote {
 pub struct SiteSwitch {
     maintenance: AtomicBool,
     note: Mutex<Option<SwitchNote>>,
+    /// Woken on every move, for what outlives a request (upgraded
+    /// connections, which must close when their site is cut off).
+    moved: tokio::sync::Notify,
 }
 
 impl SiteSwitch {
@@ -41,6 +46,7 @@ impl SiteSwitch {
         SiteSwitch {
             maintenance: AtomicBool::new(false),
             note: Mutex::new(None),
+            moved: tokio::sync::Notify::new(),
         }
     }
 
@@ -62,6 +68,22 @@ impl SiteSwitch {
         let maintenance = note.mode == SiteState::Maintenance;
         *self.note.lock().unwrap_or_else(|e| e.into_inner()) = Some(note);
         self.maintenance.store(maintenance, Ordering::Release);
+        self.moved.notify_waiters();
+    }
+
+    /// Resolves once the site is in maintenance: at once if it is, else at
+    /// the switch that cuts it off.
+    pub async fn cut_off(&self) {
+        loop {
+            // Registered before the check, so a switch in between is seen.
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.mode() == SiteState::Maintenance {
+                return;
+            }
+            moved.await;
+        }
     }
 }
 
@@ -131,5 +153,32 @@ mod tests {
         assert_eq!(board.snapshot()[0].1, SiteState::Maintenance);
         assert_eq!(SiteState::parse("serving"), Some(SiteState::Serving));
         assert_eq!(SiteState::parse("up"), None);
+    }
+
+    #[tokio::test]
+    async fn cut_off_resolves_at_the_switch_to_maintenance() {
+        let board = Switchboard::default();
+        let held = board.switch("portal");
+        let note = |mode| SwitchNote {
+            mode,
+            reason: "test".into(),
+            by: "test".into(),
+            at_ms: 1,
+        };
+        let waiting = tokio::spawn({
+            let held = held.clone();
+            async move { held.cut_off().await }
+        });
+        tokio::task::yield_now().await;
+        board.set("portal", note(SiteState::Serving));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "serving does not cut off");
+        board.set("portal", note(SiteState::Maintenance));
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+            .await
+            .expect("resolved at the switch")
+            .unwrap();
+        // Already cut off: at once.
+        held.cut_off().await;
     }
 }

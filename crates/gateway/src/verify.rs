@@ -29,7 +29,9 @@ pub struct Visit {
     pub route: Arc<Route>,
     /// The approved file served.
     pub file: ApprovedFile,
-    /// Its approved bytes.
+    /// Its approved bytes; empty for a file too large for the cache, which
+    /// is compared with the vault copy as it is read
+    /// ([`Integrity::streamed`]).
     pub approved: Bytes,
     /// The Host the visitor asked for.
     pub host: String,
@@ -135,7 +137,7 @@ impl OriginChecker {
         });
     }
 
-    async fn check(&self, visit: Visit, integrity: &Integrity) {
+    async fn check(&self, visit: Visit, integrity: &Arc<Integrity>) {
         self.checks.fetch_add(1, Ordering::Relaxed);
         let Some(origin) = visit.route.origins.first() else {
             return;
@@ -157,17 +159,26 @@ impl OriginChecker {
             _ => return,
         };
         let status = response.status().as_u16();
-        let mut check = BodyCheck::new(visit.approved.clone());
-        let mut response = response;
-        let mut read = 0usize;
-        while let Ok(Some(chunk)) = response.chunk().await {
-            read += chunk.len();
-            check.feed(&chunk);
-            if read > visit.approved.len() + EVIDENCE_CAP {
-                break;
+        let (mismatch, read) = if integrity.streamed(&visit.file) {
+            match compare_streamed(response, &visit.file, integrity).await {
+                Ok(compared) => compared,
+                // The approved copy could not be read: visitors get 503
+                // for it, and the origin is not to blame.
+                Err(_) => return,
             }
-        }
-        let mismatch = check.finish();
+        } else {
+            let mut check = BodyCheck::new(visit.approved.clone());
+            let mut response = response;
+            let mut read = 0usize;
+            while let Ok(Some(chunk)) = response.chunk().await {
+                read += chunk.len();
+                check.feed(&chunk);
+                if read > visit.approved.len() + EVIDENCE_CAP {
+                    break;
+                }
+            }
+            (check.finish(), read)
+        };
         if status == 200 && mismatch.is_none() {
             return;
         }
@@ -199,6 +210,89 @@ impl OriginChecker {
             at_ms: crate::now_ms(),
         }));
     }
+}
+
+/// Compares the origin's body with a streamed approved file (too large to
+/// hold: see [`Integrity::streamed`]) window by window, the vault copy read
+/// a chunk at a time beside it; keeps the first [`EVIDENCE_CAP`] bytes of
+/// the origin's body as evidence. Returns the mismatch, if any, and how
+/// many bytes the origin sent; an error when the approved copy cannot be
+/// read.
+async fn compare_streamed(
+    mut response: reqwest::Response,
+    file: &ApprovedFile,
+    integrity: &Arc<Integrity>,
+) -> Result<(Option<crate::integrity::Mismatch>, usize), String> {
+    use bytes::Buf;
+    let opened = {
+        let integrity = integrity.clone();
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || integrity.open_streamed(&file))
+            .await
+            .map_err(|error| error.to_string())??
+    };
+    let mut reader = Some(opened);
+    let mut approved = Bytes::new();
+    let mut compared = 0usize;
+    let mut differs_at = None;
+    let mut evidence = Vec::new();
+    let mut read = 0usize;
+    while let Ok(Some(mut chunk)) = response.chunk().await {
+        read += chunk.len();
+        let room = EVIDENCE_CAP.saturating_sub(evidence.len());
+        evidence.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        while differs_at.is_none() && !chunk.is_empty() {
+            if approved.is_empty() {
+                let Some(mut current) = reader.take() else {
+                    // The origin's body is longer than the approved file.
+                    differs_at = Some(compared);
+                    break;
+                };
+                let (back, next) = tokio::task::spawn_blocking(move || {
+                    let next = current.next_chunk();
+                    (current, next)
+                })
+                .await
+                .map_err(|error| error.to_string())?;
+                match next? {
+                    Some(bytes) => {
+                        approved = bytes;
+                        reader = Some(back);
+                    }
+                    None => continue,
+                }
+            }
+            let n = approved.len().min(chunk.len());
+            match approved[..n]
+                .iter()
+                .zip(&chunk[..n])
+                .position(|(a, b)| a != b)
+            {
+                Some(at) => differs_at = Some(compared + at),
+                None => {
+                    approved.advance(n);
+                    chunk.advance(n);
+                    compared += n;
+                }
+            }
+        }
+        if read as u64 > file.size + EVIDENCE_CAP as u64 {
+            break;
+        }
+    }
+    if differs_at.is_none() && (compared as u64) < file.size {
+        // Shorter than the approved file.
+        differs_at = Some(compared);
+    }
+    Ok((
+        differs_at.map(|differs_at| crate::integrity::Mismatch {
+            differs_at,
+            origin_len: read as u64,
+            evidence_truncated: read > evidence.len(),
+            evidence,
+        }),
+        read,
+    ))
 }
 
 fn path_of(target: &str) -> String {

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 struct Origin {
     addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    /// The most `/very-slow` requests it had in hand at once.
+    peak: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -28,6 +30,8 @@ struct OriginState {
     root: PathBuf,
     hits: Arc<AtomicU64>,
     label: &'static str,
+    in_hand: Arc<AtomicU64>,
+    peak: Arc<AtomicU64>,
 }
 
 async fn serve_file(
@@ -57,6 +61,13 @@ async fn serve_file(
             tokio::time::sleep(Duration::from_millis(500)).await;
             return (StatusCode::OK, "slow").into_response();
         }
+        Some("very-slow") => {
+            let now = state.in_hand.fetch_add(1, Ordering::SeqCst) + 1;
+            state.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            state.in_hand.fetch_sub(1, Ordering::SeqCst);
+            return (StatusCode::OK, "very slow").into_response();
+        }
         _ => {}
     }
     let relative = path.map(|UrlPath(p)| p).unwrap_or_default();
@@ -83,12 +94,20 @@ async fn serve_file(
     }
 }
 
+/// Reads a whole request body, then says how long it was.
+async fn upload(body: axum::body::Bytes) -> String {
+    format!("got {} bytes", body.len())
+}
+
 fn start_origin(root: &Path, label: &'static str) -> Origin {
     let hits = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
     let state = OriginState {
         root: root.to_path_buf(),
         hits: hits.clone(),
         label,
+        in_hand: Arc::new(AtomicU64::new(0)),
+        peak: peak.clone(),
     };
     // Its own thread and runtime, so tests of any flavour can use it.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -102,6 +121,7 @@ fn start_origin(root: &Path, label: &'static str) -> Origin {
             tx.send(listener.local_addr().unwrap()).unwrap();
             let app = Router::new()
                 .route("/", axum::routing::get(serve_file))
+                .route("/upload", axum::routing::post(upload))
                 .route("/{*path}", axum::routing::get(serve_file).post(serve_file))
                 .with_state(state);
             axum::serve(listener, app).await.unwrap();
@@ -110,6 +130,7 @@ fn start_origin(root: &Path, label: &'static str) -> Origin {
     Origin {
         addr: rx.recv().unwrap(),
         hits,
+        peak,
     }
 }
 
@@ -726,9 +747,8 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
         &format!("GET / HTTP/1.1\r\nHost: portal.example.gov.test\r\n{many}\r\n"),
     );
     assert_eq!(status, 431);
-    // Garbage that is not HTTP at all: pingora closes the connection
-    // (with a 400 when it can say one); never a crash, a hang, or a
-    // request to the origin.
+    // Garbage that is not HTTP at all: 400 and the connection closed;
+    // never a crash, a hang, or a request to the origin.
     for garbage in [
         b"NOT A REQUEST\r\n\r\n".as_slice(),
         b"GET / HTTP/1.1\r\nHost portal.example.gov.test\r\n\r\n".as_slice(),
@@ -741,7 +761,7 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
         let _ = conn.read_to_end(&mut answer);
         let answer = String::from_utf8_lossy(&answer);
         assert!(
-            answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+            answer.starts_with("HTTP/1.1 400"),
             "{garbage:?} → {answer:?}"
         );
     }
@@ -1091,4 +1111,467 @@ async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
     tokio::task::spawn_blocking(move || gateway.stop())
         .await
         .unwrap();
+}
+
+/// An HTTP/2 connection from `source` (prior knowledge), its driver spawned.
+async fn h2_connect(source: [u8; 4], gateway: SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((std::net::Ipv4Addr::from(source), 0)))
+        .unwrap();
+    let stream = socket.connect(gateway).await.unwrap();
+    let (send, connection) = h2::client::handshake(stream).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    send
+}
+
+/// Sends a GET on an HTTP/2 connection and reads the whole answer in its
+/// own task; returns the status.
+async fn h2_get(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    host: &str,
+    path: &str,
+) -> tokio::task::JoinHandle<u16> {
+    let ready = send.clone().ready().await.unwrap();
+    *send = ready;
+    let request = http::Request::get(format!("http://{host}{path}"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    tokio::spawn(async move {
+        let response = response.await.unwrap();
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        status
+    })
+}
+
+/// Regression: a client's HTTP/2 connection carried as many requests at
+/// once as it liked (100 streams by default), beside its connection cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_clients_requests_in_flight_are_capped_across_http2_streams() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let config = config(
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        Limits {
+            in_flight_per_ip: 4,
+            h2_streams_per_connection: 8,
+            ..Limits::default()
+        },
+    );
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+    let host = "portal.example.gov.test";
+
+    // One connection. Once its first answer is in, the client has the
+    // gateway's SETTINGS, with the stream cap.
+    let mut flooder = h2_connect([127, 0, 0, 2], addr).await;
+    let status = h2_get(&mut flooder, host, "/").await.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(flooder.current_max_send_streams(), 8);
+    // Twenty requests at once to a page that takes 3 s.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        answers.push(h2_get(&mut flooder, host, "/very-slow").await);
+    }
+    // While the flooder holds its four, a neighbour is served.
+    let flooder_ip: std::net::IpAddr = [127, 0, 0, 2].into();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gateway.shared().limiter.client_in_flight(flooder_ip) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the flooder never had 4 in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut neighbour = h2_connect([127, 0, 0, 3], addr).await;
+    let status = h2_get(&mut neighbour, host, "/").await.await.unwrap();
+    assert_eq!(status, 200, "another client is not limited by the flooder");
+
+    let mut statuses = Vec::new();
+    for answer in answers {
+        statuses.push(answer.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!(ok + refused, statuses.len(), "{statuses:?}");
+    assert!(ok >= 1 && refused >= 1, "{statuses:?}");
+    assert!(
+        origin.peak.load(Ordering::SeqCst) <= 4,
+        "the origin had {} of one client's requests at once",
+        origin.peak.load(Ordering::SeqCst)
+    );
+    // Every slot came back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gateway.shared().limiter.client_in_flight(flooder_ip) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a client slot was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = h2_get(&mut flooder, host, "/").await.await.unwrap();
+    assert_eq!(status, 200);
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+/// Regression: a body dripped a byte at a time never tripped the per-read
+/// body timeout, so one client could hold a connection (and an origin
+/// request) for as long as it liked.
+#[test]
+fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline() {
+    let root = tempfile::tempdir().unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits {
+                body_deadline: Duration::from_secs(2),
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    // A prompt upload is served.
+    let mut prompt = TcpStream::connect(gateway.listen()[0]).unwrap();
+    let body = "x".repeat(1000);
+    let (status, _, answer) = exchange(
+        &mut prompt,
+        &format!(
+            "POST /upload HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 1000\r\n\r\n{body}"
+        ),
+    );
+    assert_eq!(
+        (status, answer.as_slice()),
+        (200, b"got 1000 bytes".as_slice())
+    );
+
+    // 1000 bytes at one per 200 ms would take 200 s; every byte comes well
+    // within the 15 s per-read timeout.
+    let mut slow = TcpStream::connect(gateway.listen()[0]).unwrap();
+    slow.write_all(
+        b"POST /upload HTTP/1.1\r\nHost: portal.example.gov.test\r\nContent-Length: 1000\r\n\r\n",
+    )
+    .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut closed = false;
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        if sent < 1000 && slow.write_all(b"x").is_ok() {
+            sent += 1;
+        }
+        let mut buf = [0u8; 1024];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408"),
+        "{text:?} after {elapsed:?}"
+    );
+    assert!(closed, "the connection is closed after the 408: {text:?}");
+    assert!(sent < 1000, "cut off before the body was complete");
+    // The deadline is 2 s; the margin is for a loaded machine.
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "cut off after {elapsed:?}"
+    );
+}
+
+/// A raw origin that answers an upgrade request with `101` and then echoes
+/// what it is sent; counts the tunnels it has open.
+fn start_echo_upgrade_origin() -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicU64::new(0));
+    let counter = open.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let open = counter.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                );
+                open.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (addr, open)
+}
+
+/// Opens a WebSocket-style upgrade through the gateway; returns the
+/// connection and the status line of the answer.
+async fn upgrade(gateway: SocketAddr) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    conn.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: portal.example.gov.test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut byte))
+            .await
+            .expect("an answer to the upgrade")
+            .unwrap();
+        assert_eq!(
+            n,
+            1,
+            "closed mid-header: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (conn, status)
+}
+
+/// Regression: a WebSocket opened before a site was cut off stayed open
+/// after it (only new requests saw the switch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (origin, open_tunnels) = start_echo_upgrade_origin();
+    let data = tempfile::tempdir().unwrap();
+    let config = config(
+        &[format!("portal.example.gov.test=http://{origin}")],
+        // Long enough that nothing but the switch closes an idle tunnel
+        // within the test; the body deadline, short, is not for tunnels.
+        Limits {
+            body_timeout: Duration::from_secs(120),
+            body_deadline: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    );
+    let data_dir = data.path().to_path_buf();
+    let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
+        .await
+        .unwrap();
+    let addr = gateway.listen()[0];
+
+    let (mut tunnel, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    tunnel.write_all(b"hello").await.unwrap();
+    let mut echoed = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"hello");
+    // Past the body deadline, the tunnel carries on.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tunnel.write_all(b"still").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"still");
+    assert_eq!(open_tunnels.load(Ordering::SeqCst), 1);
+
+    let answer = send(
+        data.path(),
+        switch("portal.example.gov.test", SiteState::Maintenance),
+    )
+    .await;
+    assert!(answer.ok, "{answer:?}");
+    // The idle tunnel is closed by the gateway, not by anything it sends.
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tunnel.read_to_end(&mut rest))
+        .await
+        .expect("the tunnel was not closed when its site was cut off");
+    // Closed, with nothing written into the tunnel.
+    assert!(
+        rest.is_empty() && (matches!(read, Ok(0)) || read.is_err()),
+        "{read:?} {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    eprintln!("tunnel closed {:?} after the switch", started.elapsed());
+    // …both ways: the origin's side of the tunnel is closed too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_tunnels.load(Ordering::SeqCst) > 0 {
+        assert!(Instant::now() < deadline, "the origin's side stayed open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // New upgrades get the maintenance answer.
+    let (_refused, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    assert_eq!(open_tunnels.load(Ordering::SeqCst), 0);
+
+    // Serving again: upgrades work, and a switch of another kind (serving
+    // → serving) does not close them.
+    assert!(
+        send(
+            data.path(),
+            switch("portal.example.gov.test", SiteState::Serving)
+        )
+        .await
+        .ok
+    );
+    let (mut tunnel, status) = upgrade(addr).await;
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    assert!(
+        send(
+            data.path(),
+            switch("portal.example.gov.test", SiteState::Serving)
+        )
+        .await
+        .ok
+    );
+    tunnel.write_all(b"again").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), tunnel.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"again");
+    drop(tunnel);
+    tokio::task::spawn_blocking(move || gateway.stop())
+        .await
+        .unwrap();
+}
+
+/// Writes `bytes` on a fresh connection and reads until the gateway closes
+/// it (10 s at most); returns what it answered.
+fn answer_to(gateway: SocketAddr, bytes: &[u8]) -> String {
+    let mut conn = TcpStream::connect(gateway).unwrap();
+    conn.write_all(bytes).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Regression: bytes that are not HTTP got the connection closed without
+/// an answer (nginx answers 400). pingora peeks for the 24-byte HTTP/2
+/// preface before it parses anything and waited for all 24 bytes, so
+/// anything shorter — garbage, or a short valid request — sat there until
+/// the header deadline.
+#[test]
+fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            // Longer than the answers are waited for: a connection left
+            // to the deadline fails the test rather than passing late.
+            Limits {
+                header_timeout: Duration::from_secs(60),
+                ..Limits::default()
+            },
+        ),
+        data.path(),
+    );
+    let addr = gateway.listen()[0];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for length in [1, 2, 7, 16, 23, 24, 25, 64, 300, 2000] {
+        for _ in 0..3 {
+            let mut garbage = Vec::with_capacity(length);
+            while garbage.len() < length {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                garbage.extend_from_slice(&seed.to_le_bytes());
+            }
+            garbage.truncate(length);
+            // Random bytes that happen to start like a method name are
+            // made certainly not HTTP.
+            garbage[0] = 0x16 + (garbage[0] % 8);
+            let answer = answer_to(addr, &garbage);
+            assert!(
+                answer.starts_with("HTTP/1.1 400"),
+                "{garbage:?} → {answer:?}"
+            );
+            assert_eq!(
+                answer.matches("HTTP/1.1").count(),
+                1,
+                "one answer, then closed"
+            );
+        }
+    }
+    // A TLS ClientHello on the plain port is not HTTP either.
+    let answer = answer_to(addr, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    // A valid request shorter than the HTTP/2 preface is answered too.
+    let answer = answer_to(addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "no Host: {answer:?}");
+    let answer = answer_to(addr, b"GET /\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
+    // HTTP/2 with prior knowledge still works beside it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let mut h2 = h2_connect([127, 0, 0, 1], addr).await;
+        h2_get(&mut h2, "portal.example.gov.test", "/")
+            .await
+            .await
+            .unwrap()
+    });
+    assert_eq!(status, 200);
+    let mut conn = TcpStream::connect(addr).unwrap();
+    assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
 }

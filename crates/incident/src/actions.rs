@@ -401,6 +401,25 @@ fn playbook_actions(
                 step: index,
                 action: step.action,
             }),
+            // Approved: carried out like an automatic step, from the
+            // moment of the instruction (PLAN §5: the commander decides,
+            // sitewarden acts).
+            StepMode::Approval
+                if let Some(answer) = incident
+                    .approvals
+                    .iter()
+                    .rev()
+                    .find(|request| request.step == index)
+                    .and_then(|request| request.answer.as_ref())
+                    .filter(|answer| answer.approved && answer.at <= now) =>
+            {
+                actions.push(Action::RunStep {
+                    key: step_key(index, step.action),
+                    at: answer.at,
+                    step: index,
+                    action: step.action,
+                });
+            }
             StepMode::Approval
                 if !incident
                     .approvals

@@ -7,27 +7,36 @@
 //!   `regulatory.report_from_level` or more serious (decided, else
 //!   suggested), within the operator type's window (1 h / 2 h / 4 h);
 //! - `progress_report`: for a serious level (I, II), one per change of
-//!   situation after discovery, `progress_report_minutes` after it;
+//!   situation made while a serious level was in force (the change that
+//!   made it serious included), `progress_report_minutes` after it;
 //! - `daily_report`: for a serious level, at the plan's local time on
 //!   each day after the day of discovery (that day is covered by the
-//!   initial and progress reports), until recovery.
+//!   initial and progress reports) that was serious from its start (the
+//!   previous day's due time) to its due time, until recovery.
 //!
 //! Each clock has its due time, the reminder time, and its outcome:
-//! pending, met, or missed by N minutes (a report sent late is missed, with
-//! the time it was sent). Once the incident is finished (closed, false
-//! alarm) — or, for daily reports, recovered — clocks due later are dropped.
+//! pending, met, or missed by N seconds (and N minutes, rounded up; a
+//! report sent late is missed, with the time it was sent). Once the
+//! incident is finished (closed, false alarm) — or, for daily reports,
+//! recovered — clocks due later are dropped.
+//!
+//! Outcomes are history: once a clock is met or missed it is *settled*
+//! ([`settle`]) into the incident's `settled_clocks`, kept in the incident
+//! itself (the store saves it with the rest), and shown as settled from
+//! then on, whatever the level or the plan's durations become. Only a miss
+//! not yet reported keeps counting until its late report.
 
 use crate::incident::{Incident, ReportKind};
-use crate::level::effective_level;
+use crate::level::{effective_level, suggest_level};
 use crate::model::IncidentState;
 use crate::rules::Rules;
-use crate::time::{minutes_late, plus_minutes};
+use crate::time::{minutes_late, plus_minutes, seconds_between};
 use jiff::civil::Time;
 use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Which deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Which deadline (in the order the clocks are listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockName {
     /// 初次报告 (PLAN §4).
@@ -78,7 +87,7 @@ impl ClockName {
 }
 
 /// A clock's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockStatus {
     /// Not done, and its due time has not passed.
@@ -90,7 +99,7 @@ pub enum ClockStatus {
 }
 
 /// One deadline of an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clock {
     /// Which deadline.
     pub name: ClockName,
@@ -105,9 +114,13 @@ pub struct Clock {
     pub status: ClockStatus,
     /// When it was done, if it was.
     pub done_at: Option<Timestamp>,
-    /// For a missed clock: by how many minutes (rounded up), until it was
-    /// done or until now.
+    /// For a missed clock: by how many minutes (rounded up: a deadline
+    /// missed by 1 s is missed, by 1 min), until it was done or until now.
+    /// People read `missed_by_seconds`.
     pub missed_by_minutes: Option<i64>,
+    /// For a missed clock: by how many seconds, until it was done or until
+    /// now ("missed by 40 s", "missed by 12 min 10 s").
+    pub missed_by_seconds: Option<i64>,
     /// Where the duration comes from.
     pub basis: String,
 }
@@ -122,12 +135,13 @@ fn clock(
     now: Timestamp,
 ) -> Clock {
     let reminder = i64::from(rules.plan.deadlines.reminder_minutes);
-    let (status, missed_by_minutes) = match done_at {
+    // The status, and for a miss how late until when.
+    let (status, late_until) = match done_at {
         Some(done) if done <= due => (ClockStatus::Met, None),
-        Some(done) => (ClockStatus::Missed, Some(minutes_late(due, done))),
+        Some(done) => (ClockStatus::Missed, Some(done)),
         // Due "by 09:30" is still on time at 09:30:00.
         None if now <= due => (ClockStatus::Pending, None),
-        None => (ClockStatus::Missed, Some(minutes_late(due, now))),
+        None => (ClockStatus::Missed, Some(now)),
     };
     Clock {
         name,
@@ -136,7 +150,8 @@ fn clock(
         warn_at: (reminder > 0).then(|| plus_minutes(due, -reminder)),
         status,
         done_at,
-        missed_by_minutes,
+        missed_by_minutes: late_until.map(|until| minutes_late(due, until)),
+        missed_by_seconds: late_until.map(|until| seconds_between(due, until).max(1)),
         basis,
     }
 }
@@ -150,8 +165,147 @@ fn first_report(incident: &Incident, kinds: &[ReportKind], after: Timestamp) -> 
         .min()
 }
 
-/// Every clock of `incident` as of `now`.
+/// The level in force at `at` (the decision in force then, else the
+/// suggestion from the exposure as it stood then); at or after `now`, the
+/// effective level now.
+pub fn level_at(rules: &Rules<'_>, incident: &Incident, at: Timestamp, now: Timestamp) -> String {
+    if at >= now {
+        return effective_level(rules, incident, now);
+    }
+    if let Some(decision) = incident
+        .level_decisions
+        .iter()
+        .rev()
+        .find(|decision| decision.at <= at)
+    {
+        return decision.level.clone();
+    }
+    // The suggestion as it was at `at`: exposures that had not started yet
+    // do not count, and one that ended later was still running. (Sites and
+    // kind are taken as they are now: a later signal that adds a site or a
+    // more serious kind is itself a change, after `at`.)
+    let mut then = incident.clone();
+    then.level_decisions.clear();
+    then.exposures.retain(|exposure| exposure.start.at <= at);
+    for exposure in &mut then.exposures {
+        if exposure.ended_at.is_some_and(|ended| ended > at) {
+            exposure.ended_at = None;
+            exposure.ended_by = None;
+        }
+    }
+    suggest_level(rules, &then, at).level
+}
+
+/// Whether a serious level (I, II) was in force at `at`.
+fn serious_at(rules: &Rules<'_>, incident: &Incident, at: Timestamp, now: Timestamp) -> bool {
+    rules.is_serious(&level_at(rules, incident, at, now))
+}
+
+/// Every clock of `incident` as of `now`: a clock already settled (met or
+/// missed, see [`settle`]) as it was settled — its due time, reminder,
+/// basis and outcome frozen, even when the level or the plan has changed
+/// since or it would not be asked for any more — and the others computed
+/// from the plan's rules and the incident now.
 pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let mut all = computed_clocks(rules, incident, now);
+    for clock in &mut all {
+        if let Some(settled) = incident
+            .settled_clocks
+            .iter()
+            .find(|settled| settled.key == clock.key)
+        {
+            *clock = resumed(settled, incident, now);
+        }
+    }
+    for settled in &incident.settled_clocks {
+        if !all.iter().any(|clock| clock.key == settled.key) {
+            all.push(resumed(settled, incident, now));
+        }
+    }
+    // Stable: by deadline, then due time (progress reports in the order
+    // of their changes, daily reports by day).
+    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.due.cmp(&b.due)));
+    all
+}
+
+/// `incident.settled_clocks` as of `now`: every clock met or missed by
+/// `now` that was not settled yet is added, and a missed one that was not
+/// done when it was settled gets its late report once it has one. Nothing
+/// settled is taken back or changed otherwise. [`Incident::apply`] keeps
+/// the incident's list with it, before and after each command, so a
+/// clock is frozen by the first change after its outcome is known: the
+/// report that meets it, or the runner recording that it escalated the
+/// miss. A settled clock that was missed and not yet done is stored
+/// without its lateness, which runs until its report (see `clocks`).
+pub fn settle(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
+    let mut settled = incident.settled_clocks.clone();
+    for clock in clocks(rules, incident, now) {
+        if clock.status == ClockStatus::Pending {
+            continue;
+        }
+        let record = if clock.done_at.is_some() {
+            clock
+        } else {
+            Clock {
+                missed_by_minutes: None,
+                missed_by_seconds: None,
+                ..clock
+            }
+        };
+        match settled.iter_mut().find(|known| known.key == record.key) {
+            Some(known) if known.done_at.is_none() && record.done_at.is_some() => *known = record,
+            Some(_) => {}
+            None => settled.push(record),
+        }
+    }
+    settled
+}
+
+/// A settled clock as of `now`: a miss not done when it was settled is
+/// done by the first report of its kind after its due time (for a daily
+/// report, within the next day), and late until then.
+fn resumed(settled: &Clock, incident: &Incident, now: Timestamp) -> Clock {
+    let mut clock = settled.clone();
+    if clock.status != ClockStatus::Missed || clock.done_at.is_some() {
+        return clock;
+    }
+    let due = clock.due;
+    clock.done_at = match clock.name {
+        ClockName::RiskAssessment => incident
+            .level_decisions
+            .iter()
+            .map(|decision| decision.at)
+            .filter(|at| *at > due)
+            .min(),
+        name => {
+            let kinds: &[ReportKind] = match name {
+                ClockName::InitialReport => &[ReportKind::Initial],
+                ClockName::NationalReport => &[ReportKind::National],
+                ClockName::ProgressReport => &[ReportKind::Progress, ReportKind::Daily],
+                _ => &[ReportKind::Daily],
+            };
+            let until = (name == ClockName::DailyReport).then(|| plus_minutes(due, 24 * 60));
+            incident
+                .reports
+                .iter()
+                .filter(|report| {
+                    kinds.contains(&report.kind)
+                        && report.at > due
+                        && until.is_none_or(|until| report.at < until)
+                })
+                .map(|report| report.at)
+                .min()
+        }
+    };
+    let until = clock.done_at.unwrap_or(now);
+    clock.missed_by_minutes = Some(minutes_late(due, until));
+    clock.missed_by_seconds = Some(seconds_between(due, until).max(1));
+    clock
+}
+
+/// Every clock of `incident` as of `now`, computed from the plan's rules
+/// and the incident as it is.
+fn computed_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clock> {
     let plan = rules.plan;
     let deadlines = &plan.deadlines;
     let discovered = incident.discovered_at;
@@ -218,7 +372,18 @@ pub fn clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<Clo
 
     if rules.is_serious(&level) {
         if deadlines.progress_report_on_change {
-            for (index, change) in incident.situation_changes.iter().enumerate() {
+            // Only a change that happened while the incident was serious
+            // asks for a progress report: raising the level to II at 13:39
+            // must not create reports that were "due" at 13:37 for changes
+            // made while it was level IV (the raise is itself a change, and
+            // gets its own clock). The index stays the change's index, so a
+            // clock's key never moves.
+            for (index, change) in incident
+                .situation_changes
+                .iter()
+                .enumerate()
+                .filter(|(_, change)| serious_at(rules, incident, change.at, now))
+            {
                 all.push(clock(
                     ClockName::ProgressReport,
                     format!("progress_report:{index}"),
@@ -288,6 +453,16 @@ fn daily_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<C
         let due = zoned.timestamp();
         if stop.is_some_and(|stop| due >= stop) {
             break;
+        }
+        // A day's report covers the day up to its due time: it is asked
+        // for when the incident was serious at both ends of that day. The
+        // day the level was raised is covered by the raise's progress
+        // report, so raising it does not create daily reports already due.
+        let day_start = plus_minutes(due, -24 * 60).max(incident.discovered_at);
+        // (While the level is serious now, the day after a future day
+        // that is skipped here is serious at both ends: the loop ends.)
+        if !(serious_at(rules, incident, day_start, now) && serious_at(rules, incident, due, now)) {
+            continue;
         }
         // The report for this day is the first one not used for an earlier
         // day, sent after the previous day's due time.

@@ -10,6 +10,7 @@
 //! Derived views (the suggested level, the clocks, the actions due) are
 //! computed from it by `level`, `clocks` and `actions`.
 
+use crate::clocks::{Clock, settle};
 use crate::exposure::{CutOff, EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
 use crate::model::{IncidentState, Signal, SignalKind, SignalSource};
 use crate::playbook::{ApprovalAnswer, ApprovalError, ApprovalRequest};
@@ -143,6 +144,11 @@ pub struct Incident {
     pub approvals: Vec<ApprovalRequest>,
     /// Keys of the actions the runner has carried out (see `actions`).
     pub actions_done: BTreeSet<String>,
+    /// The clocks already met or missed, frozen as they were settled (see
+    /// `clocks::settle`); an incident saved before there were settled
+    /// clocks reads as none.
+    #[serde(default)]
+    pub settled_clocks: Vec<Clock>,
     /// Everything that happened.
     pub timeline: Timeline,
 }
@@ -175,7 +181,8 @@ pub enum Command {
     CutOff {
         /// The plan's site name.
         site: String,
-        /// What was done (backend, who, why).
+        /// Who did it, how and why, as it reads after "cut off" ("by 王小明
+        /// via gateway: 首页被篡改").
         note: String,
     },
     /// A site that was cut off serves again: a page still bad from now on
@@ -183,7 +190,8 @@ pub enum Command {
     Reopen {
         /// The plan's site name.
         site: String,
-        /// What was done (backend, who, why).
+        /// Who did it, how and why, as it reads after "reopened" ("by 组长
+        /// via gateway: 已恢复").
         note: String,
     },
     /// Pages were put back, or the site came back up. `site` and `page`
@@ -321,6 +329,7 @@ impl Incident {
             situation_changes: Vec::new(),
             approvals: Vec::new(),
             actions_done: BTreeSet::new(),
+            settled_clocks: Vec::new(),
             timeline: Timeline::default(),
         };
         incident.record(
@@ -602,6 +611,25 @@ impl Incident {
         Ok((start, ended_at))
     }
 
+    /// What a signal newly affects, as a change of situation: a site not
+    /// affected before, or a page of an affected site whose content
+    /// (defaced, hidden links) was not affected before.
+    fn newly_affected(&self, signal: &Signal) -> Option<String> {
+        if !self.sites.contains(&signal.site) {
+            return Some(format!("site {} affected", signal.site));
+        }
+        let page = signal.page.as_ref()?;
+        let shows_content = matches!(
+            signal.kind,
+            SignalKind::Defacement | SignalKind::HiddenLinks
+        );
+        let known = self
+            .exposures
+            .iter()
+            .any(|exposure| exposure.site == signal.site && exposure.page.as_ref() == Some(page));
+        (shows_content && !known).then(|| format!("page {}/{page} affected", signal.site))
+    }
+
     fn end_exposures(
         &mut self,
         at: Timestamp,
@@ -667,7 +695,25 @@ impl Incident {
     }
 
     /// Applies `command`, done by `actor` at `at`. On error nothing changes.
+    ///
+    /// The clocks met or missed by `at` are settled before the command
+    /// (a level or rule change must not rewrite them) and after it (a
+    /// report meets one): see `clocks::settle`.
     pub fn apply(
+        &mut self,
+        rules: &Rules<'_>,
+        command: Command,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), CommandError> {
+        let settled = settle(rules, self, at);
+        self.apply_command(rules, command, actor, at)?;
+        self.settled_clocks = settled;
+        self.settled_clocks = settle(rules, self, at);
+        Ok(())
+    }
+
+    fn apply_command(
         &mut self,
         rules: &Rules<'_>,
         command: Command,
@@ -685,12 +731,17 @@ impl Incident {
                         signal_drill: signal.drill,
                     });
                 }
+                let mut changed = Vec::new();
                 if signal.kind.severity() > self.kind.severity() {
+                    changed.push(format!("kind {} → {}", self.kind, signal.kind));
+                    self.kind = signal.kind;
+                }
+                changed.extend(self.newly_affected(&signal));
+                if !changed.is_empty() {
                     self.situation_changes.push(SituationChange {
                         at,
-                        what: format!("kind {} → {}", self.kind, signal.kind),
+                        what: changed.join("; "),
                     });
-                    self.kind = signal.kind;
                 }
                 self.add_signal(&signal, exposure, rules);
             }
@@ -717,7 +768,7 @@ impl Incident {
                     at,
                     actor,
                     EventKind::Note,
-                    format!("contained: {site} cut off from external service: {note}"),
+                    format!("contained: site {site} cut off {note}"),
                 );
             }
             Command::Reopen { site, note } => {
@@ -737,7 +788,7 @@ impl Incident {
                     at,
                     actor,
                     EventKind::Note,
-                    format!("reopened: {site} serves again: {note}"),
+                    format!("site {site} reopened {note}"),
                 );
             }
             Command::Restore { site, page } => {

@@ -701,7 +701,7 @@ fn a_cut_off_site_starts_no_exposure_until_it_is_reopened() {
         &rules,
         Command::CutOff {
             site: "portal".into(),
-            note: "gateway: maintenance".into(),
+            note: "by sitewarden (playbook) via gateway: defaced".into(),
         },
         "sitewarden",
         "09:00:02",
@@ -776,7 +776,7 @@ fn a_cut_off_site_starts_no_exposure_until_it_is_reopened() {
         &rules,
         Command::Reopen {
             site: "portal".into(),
-            note: "gateway: serving".into(),
+            note: "by 组长 via gateway: instruction received".into(),
         },
         "组长",
         "12:30:00",
@@ -818,7 +818,7 @@ fn a_defacement_seen_just_before_a_cut_off_is_exposed_until_it() {
         &rules,
         Command::CutOff {
             site: "portal".into(),
-            note: "gateway: maintenance".into(),
+            note: "by sitewarden (playbook) via gateway: defaced".into(),
         },
         "sitewarden",
         "09:00:02",
@@ -1326,6 +1326,41 @@ fn approvals_wait_for_a_commander() {
         .collect();
     assert_eq!(statuses[4], ("restore_pages", "approved"));
     assert_eq!(statuses[3], ("analyse_logs", "task"));
+    // Approved, the step is carried out — from the instruction's time.
+    let run: Vec<(String, Timestamp)> = due_actions(&rules, &incident, at("09:08:30"))
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::RunStep { key, at, .. } if key == "step:4:restore_pages" => Some((key, at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(run, [("step:4:restore_pages".to_string(), at("09:08:00"))]);
+    // A refused step is not.
+    apply(
+        &mut incident,
+        &rules,
+        Command::RequestApproval { step: 6 },
+        "白班",
+        "09:09:00",
+    );
+    incident
+        .apply(
+            &rules,
+            Command::AnswerApproval {
+                request: 1,
+                approved: false,
+                roles: vec![Role::Leader],
+                note: "暂不恢复".into(),
+            },
+            "组长",
+            at("09:10:00"),
+        )
+        .unwrap();
+    assert!(
+        !due_actions(&rules, &incident, at("09:11:00"))
+            .iter()
+            .any(|action| action.key() == "step:6:reopen_site")
+    );
 }
 
 #[test]
@@ -1396,4 +1431,428 @@ fn the_sample_plan_drives_the_engine() {
             _ => None,
         });
     assert_eq!(routed, Some(vec!["dingtalk".to_owned(), "sms".to_owned()]));
+}
+
+#[test]
+fn the_plans_own_level_rules_raise_the_suggestion_when_all_their_conditions_hold() {
+    let text = format!(
+        "{PLAN}\n[[level_rules]]\nlevel = \"II\"\nreason = \"省级门户首页被篡改超过 10 分钟\"\n\
+         kinds = [\"defacement\"]\nimportance = [\"特别重要\"]\n\
+         tiers = [\"provincial_government_portal\"]\nmin_exposure_minutes = 10\nhome_page = true\n"
+    );
+    let plan = Plan::from_toml_str(&text).unwrap_or_else(|errors| panic!("{errors}"));
+    let rules = Rules::new(&plan).expect("rules");
+    let open = |site: &str, page: &str| {
+        Incident::open(
+            1,
+            "defaced".into(),
+            &defacement(site, page, "09:00:00"),
+            Some(ExposureStart {
+                at: at("09:00:00"),
+                basis: StartBasis::LastCleanCheck,
+            }),
+            &rules,
+        )
+    };
+    let portal = open("portal", "home");
+    // Five minutes in: the rule's exposure condition does not hold yet.
+    let early = suggest_level(&rules, &portal, at("09:05:00"));
+    assert_eq!(early.level, "IV", "{:#?}", early.reasons);
+    // Ten minutes in: every condition holds, the plan's reason is cited.
+    let late = suggest_level(&rules, &portal, at("09:10:00"));
+    assert_eq!(late.level, "II", "{:#?}", late.reasons);
+    assert!(
+        late.reasons
+            .iter()
+            .any(|reason| reason.met && reason.text_zh.contains("省级门户首页被篡改超过 10 分钟")),
+        "{:#?}",
+        late.reasons
+    );
+    // Not the home page, another tier: the rule does not apply.
+    let notices = open("portal", "notices");
+    assert_eq!(suggest_level(&rules, &notices, at("09:10:00")).level, "IV");
+    let blog = open("blog", "home");
+    assert_eq!(suggest_level(&rules, &blog, at("09:10:00")).level, "IV");
+}
+
+/// The keys, due times and statuses of the clocks named `name` at `time`.
+fn clocks_named(
+    rules: &Rules<'_>,
+    incident: &Incident,
+    name: ClockName,
+    time: &str,
+) -> Vec<(String, Timestamp, ClockStatus)> {
+    clocks(rules, incident, at(time))
+        .into_iter()
+        .filter(|clock| clock.name == name)
+        .map(|clock| (clock.key, clock.due, clock.status))
+        .collect()
+}
+
+fn report(incident: &mut Incident, rules: &Rules<'_>, kind: ReportKind, time: &str) {
+    apply(
+        incident,
+        rules,
+        Command::Report {
+            kind,
+            note: "态势进展".into(),
+        },
+        "主任",
+        time,
+    );
+}
+
+/// Regression: deciding level II at 13:39 created progress-report clocks
+/// for the changes made while the incident was level IV, already missed
+/// ("missed:progress_report:0 … missed by 2 min"), and escalated them to
+/// the office director and the deputy leader. Only the changes from the
+/// moment a serious level is in force ask for a progress report.
+#[test]
+fn raising_the_level_does_not_create_progress_reports_already_missed() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    // Change 0: contained, at level IV (suggested).
+    apply(
+        &mut incident,
+        &rules,
+        Command::Contain {
+            note: "已断网".into(),
+        },
+        "白班",
+        "09:05:00",
+    );
+    report(&mut incident, &rules, ReportKind::Initial, "09:20:00");
+    // Change 1: level IV decided.
+    decide(&mut incident, &rules, "IV", "09:40:00");
+    // Change 2: another page found defaced.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Signal {
+            signal: defacement("portal", "notices", "13:07:00"),
+            exposure: None,
+        },
+        "probe",
+        "13:07:00",
+    );
+    carry_out(&mut incident, &rules, "13:38:00");
+    // Change 3: raised to II.
+    decide(&mut incident, &rules, "II", "13:39:00");
+    // Only the raise itself asks for a progress report, 30 min after it.
+    assert_eq!(
+        clocks_named(&rules, &incident, ClockName::ProgressReport, "13:39:00"),
+        [(
+            "progress_report:3".to_owned(),
+            at("14:09:00"),
+            ClockStatus::Pending
+        )]
+    );
+    // (The national report is another matter: its window runs from
+    // discovery, 4 h, and level II is above its threshold, so it is late.)
+    let due = actions_at(&rules, &incident, "13:39:01");
+    assert!(
+        !due.iter()
+            .any(|action| action.starts_with("missed:progress_report")),
+        "no progress report was missed at the moment of the raise: {due:?}"
+    );
+    // A new page affected counts as a change (it did not before).
+    assert_eq!(
+        incident
+            .situation_changes
+            .iter()
+            .map(|change| change.what.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "state contained",
+            "level IV",
+            "page portal/notices affected",
+            "level II"
+        ]
+    );
+}
+
+/// Progress reports with a fake clock: each change while serious (a new
+/// site, a state) starts its own clock, reminded 5 min before, escalated
+/// when missed; a report covers every change before it.
+#[test]
+fn progress_reports_follow_every_change_while_serious() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "II", "09:10:00");
+    report(&mut incident, &rules, ReportKind::Initial, "09:15:00");
+    carry_out(&mut incident, &rules, "09:15:00");
+    assert_eq!(
+        clocks_named(&rules, &incident, ClockName::ProgressReport, "09:15:00"),
+        [(
+            "progress_report:0".to_owned(),
+            at("09:40:00"),
+            ClockStatus::Pending
+        )]
+    );
+    assert!(
+        actions_at(&rules, &incident, "09:35:00")
+            .contains(&"reminder:progress_report:0 → 白班,主任".to_owned()),
+        "{:?}",
+        actions_at(&rules, &incident, "09:35:00")
+    );
+    carry_out(&mut incident, &rules, "09:35:00");
+    report(&mut incident, &rules, ReportKind::Progress, "09:38:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "progress_report:0", "09:40:01"),
+        (ClockStatus::Met, None, at("09:40:00"))
+    );
+
+    // A second site is hit: a change of situation.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Signal {
+            signal: defacement("blog", "home", "10:00:00"),
+            exposure: None,
+        },
+        "probe",
+        "10:00:00",
+    );
+    // The same page again is no change; a new page of a known site is.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Signal {
+            signal: defacement("blog", "home", "10:02:00"),
+            exposure: None,
+        },
+        "probe",
+        "10:02:00",
+    );
+    assert_eq!(
+        incident
+            .situation_changes
+            .iter()
+            .map(|change| change.what.as_str())
+            .collect::<Vec<_>>(),
+        ["level II", "site blog affected"]
+    );
+    // Recovering: a third.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Transition {
+            to: IncidentState::Recovering,
+        },
+        "主任",
+        "10:20:00",
+    );
+    // One report at 10:25 covers the blog (10:00) and recovering (10:20).
+    report(&mut incident, &rules, ReportKind::Progress, "10:25:00");
+    // Recovered at 11:00, and nobody reports it.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Transition {
+            to: IncidentState::Recovered,
+        },
+        "主任",
+        "11:00:00",
+    );
+    assert_eq!(
+        clocks_named(&rules, &incident, ClockName::ProgressReport, "11:30:40"),
+        [
+            (
+                "progress_report:0".to_owned(),
+                at("09:40:00"),
+                ClockStatus::Met
+            ),
+            (
+                "progress_report:1".to_owned(),
+                at("10:30:00"),
+                ClockStatus::Met
+            ),
+            (
+                "progress_report:2".to_owned(),
+                at("10:50:00"),
+                ClockStatus::Met
+            ),
+            (
+                "progress_report:3".to_owned(),
+                at("11:30:00"),
+                ClockStatus::Missed
+            ),
+        ]
+    );
+    assert!(
+        actions_at(&rules, &incident, "11:30:40")
+            .contains(&"missed:progress_report:3 → 主任,副组长".to_owned()),
+        "{:?}",
+        actions_at(&rules, &incident, "11:30:40")
+    );
+}
+
+/// The suggested level counts too: changes made while the exposure had
+/// not yet reached the level II indicator (home page of a provincial
+/// portal defaced for 2 h) ask for no progress report; once it has, they
+/// do.
+#[test]
+fn a_suggested_serious_level_asks_for_progress_reports_from_when_it_was_reached() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let hidden_links = Signal {
+        kind: SignalKind::HiddenLinks,
+        ..defacement("portal", "home", "09:00:00")
+    };
+    let mut incident = Incident::open(1, "hidden links".into(), &hidden_links, None, &rules);
+    // 10:00: the hidden links turn out a defacement, suggested III (1 h of
+    // home page defacement).
+    apply(
+        &mut incident,
+        &rules,
+        Command::Signal {
+            signal: defacement("portal", "home", "10:00:00"),
+            exposure: None,
+        },
+        "probe",
+        "10:00:00",
+    );
+    // 11:10: suggested II (2 h 10 min).
+    apply(
+        &mut incident,
+        &rules,
+        Command::Signal {
+            signal: defacement("blog", "home", "11:10:00"),
+            exposure: None,
+        },
+        "probe",
+        "11:10:00",
+    );
+    assert_eq!(suggest_level(&rules, &incident, at("11:30:00")).level, "II");
+    assert_eq!(
+        clocks_named(&rules, &incident, ClockName::ProgressReport, "11:30:00"),
+        [(
+            "progress_report:1".to_owned(),
+            at("11:40:00"),
+            ClockStatus::Pending
+        )]
+    );
+}
+
+/// Regression: raising the level on the third day created the daily
+/// reports of the days before, already missed. A day's report is asked for
+/// when the incident was serious for that whole day.
+#[test]
+fn raising_the_level_does_not_create_daily_reports_already_missed() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "IV", "09:40:00");
+    decide(&mut incident, &rules, "II", "2025-03-05 10:00:00");
+    assert_eq!(
+        clocks_named(
+            &rules,
+            &incident,
+            ClockName::DailyReport,
+            "2025-03-05 10:00:00"
+        ),
+        [(
+            "daily_report:2025-03-06".to_owned(),
+            at("2025-03-06 17:00:00"),
+            ClockStatus::Pending
+        )]
+    );
+    // The 5th's report would cover a day that began at level IV: not
+    // asked for, not even once its time has passed.
+    assert_eq!(
+        clocks_named(
+            &rules,
+            &incident,
+            ClockName::DailyReport,
+            "2025-03-05 18:00:00"
+        ),
+        [(
+            "daily_report:2025-03-06".to_owned(),
+            at("2025-03-06 17:00:00"),
+            ClockStatus::Pending
+        )]
+    );
+}
+
+/// Regression: a clock's outcome was recomputed on every read, so a past
+/// outcome changed afterwards: lowering the level made the missed national
+/// and progress reports vanish, and a plan with a longer initial report
+/// turned a missed one into a met one. Once met or missed, a clock's due
+/// time and outcome stay as they were.
+#[test]
+fn a_missed_clock_stays_missed_when_the_level_or_the_plan_changes() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    // Level IV (suggested): the initial report is missed, the runner
+    // escalates at 09:30:01; the report goes out at 09:45:30.
+    carry_out(&mut incident, &rules, "09:30:01");
+    decide(&mut incident, &rules, "II", "09:40:00");
+    report(&mut incident, &rules, ReportKind::Initial, "09:45:30");
+    assert_eq!(
+        clock_of(&rules, &incident, "initial_report", "09:46:00"),
+        (ClockStatus::Missed, Some(16), at("09:30:00"))
+    );
+    // At level II: the progress report on the decision (due 10:10) is
+    // missed and escalated, and nobody reports it for hours; the national
+    // report (due 13:00) goes out 20 min late.
+    carry_out(&mut incident, &rules, "10:10:01");
+    carry_out(&mut incident, &rules, "13:00:01");
+    report(&mut incident, &rules, ReportKind::National, "13:20:00");
+    // The level is lowered to IV: neither would be asked for now.
+    decide(&mut incident, &rules, "IV", "14:00:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "national_report", "14:00:00"),
+        (ClockStatus::Missed, Some(20), at("13:00:00"))
+    );
+    // The progress report, still missing, stays missed and late until it
+    // goes out (a daily report counts too).
+    assert_eq!(
+        clock_of(&rules, &incident, "progress_report:0", "14:00:00"),
+        (ClockStatus::Missed, Some(230), at("10:10:00"))
+    );
+    report(&mut incident, &rules, ReportKind::Progress, "14:30:00");
+    assert_eq!(
+        clock_of(&rules, &incident, "progress_report:0", "16:00:00"),
+        (ClockStatus::Missed, Some(260), at("10:10:00"))
+    );
+
+    // The plan changes: the initial report gets 60 min, progress reports
+    // 6 h. What was missed stays missed, by as much as it was.
+    let mut relaxed = plan.clone();
+    relaxed.deadlines.initial_report_minutes = 60;
+    relaxed.deadlines.progress_report_minutes = 360;
+    let relaxed = Rules::new(&relaxed).expect("rules");
+    assert_eq!(
+        clock_of(&relaxed, &incident, "initial_report", "16:00:00"),
+        (ClockStatus::Missed, Some(16), at("09:30:00"))
+    );
+    assert_eq!(
+        clock_of(&relaxed, &incident, "progress_report:0", "16:00:00"),
+        (ClockStatus::Missed, Some(260), at("10:10:00"))
+    );
+    // The risk assessment, met at 09:40, stays met.
+    assert_eq!(
+        clock_of(&relaxed, &incident, "risk_assessment", "16:00:00"),
+        (ClockStatus::Met, None, at("10:00:00"))
+    );
+    // No escalation of a settled miss comes back.
+    assert!(
+        !actions_at(&relaxed, &incident, "16:00:00")
+            .iter()
+            .any(|action| action.starts_with("missed:")),
+        "{:?}",
+        actions_at(&relaxed, &incident, "16:00:00")
+    );
+
+    // The settled clocks travel with the incident (the store keeps its JSON).
+    let json = serde_json::to_string(&incident).expect("json");
+    let back: Incident = serde_json::from_str(&json).expect("read back");
+    assert_eq!(back, incident);
+    assert_eq!(
+        clock_of(&relaxed, &back, "national_report", "16:00:00"),
+        (ClockStatus::Missed, Some(20), at("13:00:00"))
+    );
 }

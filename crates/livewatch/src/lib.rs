@@ -13,7 +13,10 @@
 //!
 //! Two halves, so detection never waits for the store: a thread that
 //! reads and detects ([`watcher`]), and an async task that records.
+//! [`forensics`] reads the access-log timeline around an incident for the
+//! CLI and the playbook's `preserve_evidence` step.
 
+pub mod forensics;
 pub mod recorder;
 pub mod sites;
 pub mod watcher;

@@ -19,7 +19,7 @@ use sitewarden_incident::{Signal, SignalKind, SignalSource};
 use sitewarden_logwatch::{
     Attack, AttackClass, Decision, DecisionAction, Event, Flood, FloodEvent, FloodKind,
 };
-use sitewarden_store::{BlockRecord, EvidenceInput, OffenderUpdate, Store};
+use sitewarden_store::{BlockRecord, EvidenceInput, Offender, Store};
 use tokio::sync::mpsc;
 
 use crate::watcher::{Found, now_ms};
@@ -57,7 +57,7 @@ const SHELL_REPEAT_MS: i64 = 10 * 60_000;
 pub(crate) struct Recorder {
     store: Store,
     settings: RecorderSettings,
-    offenders: HashMap<(String, String), OffenderUpdate>,
+    offenders: HashMap<(String, String), Offender>,
     /// The incident each running flood joined: (site, kind, path, start).
     flood_incidents: HashMap<(String, &'static str, Option<String>, i64), i64>,
     shells: HashMap<(String, String), i64>,
@@ -110,16 +110,16 @@ impl Recorder {
         }
     }
 
-    fn offender(&mut self, site: &str, ip: String, at_ms: i64) -> &mut OffenderUpdate {
+    fn offender(&mut self, site: &str, ip: String, at_ms: i64) -> &mut Offender {
         let entry = self
             .offenders
             .entry((site.to_string(), ip.clone()))
-            .or_insert_with(|| OffenderUpdate {
+            .or_insert_with(|| Offender {
                 site: site.to_string(),
                 ip,
                 first_seen_ms: at_ms,
                 last_seen_ms: at_ms,
-                ..OffenderUpdate::default()
+                ..Offender::default()
             });
         entry.first_seen_ms = entry.first_seen_ms.min(at_ms);
         entry.last_seen_ms = entry.last_seen_ms.max(at_ms);
@@ -173,6 +173,7 @@ impl Recorder {
         if !self.settings.signals {
             return;
         }
+        self.flush().await;
         let signal = Signal {
             site: site.clone(),
             page: None,
@@ -232,6 +233,9 @@ impl Recorder {
         if !self.settings.signals {
             return;
         }
+        // The playbook's block_offenders step runs as soon as the incident
+        // opens: the flood's sources must be in the store by then.
+        self.flush().await;
         let top: Vec<String> = flood
             .top_sources
             .iter()
@@ -356,9 +360,7 @@ impl Recorder {
         self.stats.blocks += 1;
         println!(
             "[logwatch] blocked {ip} until {}: {}",
-            jiff::Timestamp::from_millisecond(decision.until_ms)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
+            local_time(decision.until_ms),
             decision.explanation
         );
     }
@@ -367,7 +369,7 @@ impl Recorder {
         if self.offenders.is_empty() {
             return;
         }
-        let updates: Vec<OffenderUpdate> = self.offenders.drain().map(|(_, u)| u).collect();
+        let updates: Vec<Offender> = self.offenders.drain().map(|(_, u)| u).collect();
         if let Err(error) = self.store.record_offenders(&updates).await {
             tracing::error!(
                 "logwatch: recording {} offender update(s): {error}",
@@ -375,6 +377,17 @@ impl Recorder {
             );
         }
     }
+}
+
+/// A time as people read it here: local, to the second.
+fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn flood_evidence(site: &str, flood: &Flood, kind: &str) -> EvidenceInput {

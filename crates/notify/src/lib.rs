@@ -4,9 +4,11 @@
 //! and wake the [`Dispatcher`]; the dispatcher claims due messages, hands
 //! each to its [`Channel`], and records the outcome: sent, due again after
 //! an exponential backoff, or dead after the last attempt (shown to users).
-//! A process killed mid-send leaves a claimed message whose lease runs out,
-//! so it is sent again: at-least-once, with the message id carried to the
-//! receiver (webhook header, e-mail Message-ID) for deduplication.
+//! One dispatcher sends a data directory's outbox (the store's outbox
+//! lock); a message a killed process was sending is sent again as soon as
+//! the next dispatcher takes the lock: at-least-once, with the message id
+//! carried to the receiver (webhook header, e-mail Message-ID derived from it) for
+//! deduplication.
 //!
 //! This is the only crate that opens sockets to notification channels. It
 //! does not decide who is told what: the incident engine writes the
@@ -18,6 +20,8 @@ mod dispatcher;
 mod signing;
 
 pub use channel::{BoxFuture, Channel, Outgoing, SendError};
-pub use channels::{ChannelConfig, SmtpSecurity, build_channel};
+pub use channels::{
+    ChannelConfig, SmtpSecurity, build_channel, email_message_id, with_min_interval,
+};
 pub use dispatcher::{Dispatcher, RetryPolicy};
 pub use signing::{dingtalk_sign, feishu_sign, webhook_signature};

@@ -1,8 +1,10 @@
 //! Delivery through real channels on loopback: a webhook receiver that
 //! checks signatures and fails for a while, a DingTalk-style robot that
-//! answers garbage, a sender that dies mid-send, a message refused for good,
-//! and e-mail to a real SMTP server (python3-aiosmtpd), in clear and with
-//! STARTTLS.
+//! answers garbage, WeCom, Feishu (its signature checked by the receiver,
+//! a wrong one refused) and SMS-gateway receivers, a sender that dies
+//! mid-send, a message refused for good, and e-mail to a real SMTP server
+//! (python3-aiosmtpd) in clear, with STARTTLS and with TLS from the first
+//! byte (port-465 style), trusting a CA of the test's own.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -10,7 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use sitewarden_notify::{
-    Channel, ChannelConfig, Dispatcher, RetryPolicy, SmtpSecurity, build_channel, webhook_signature,
+    Channel, ChannelConfig, Dispatcher, RetryPolicy, SmtpSecurity, build_channel, email_message_id,
+    webhook_signature,
 };
 use sitewarden_store::{NewMessage, OutboxState, Store};
 use std::collections::HashMap;
@@ -350,7 +353,9 @@ struct SmtpServer {
 }
 
 impl SmtpServer {
-    async fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> SmtpServer {
+    /// `tls`: the certificate and key, with `--tlscert` (STARTTLS) or
+    /// `--smtpscert` (TLS from the first byte, port-465 style).
+    async fn start(tls: Option<(&str, &std::path::Path, &std::path::Path)>) -> SmtpServer {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
@@ -358,8 +363,9 @@ impl SmtpServer {
         let maildir = tempfile::tempdir().unwrap();
         let mut command = tokio::process::Command::new("/usr/bin/python3");
         command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
-        if let Some((cert, key)) = tls {
-            command.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        if let Some((option, cert, key)) = tls {
+            let key_option = option.replace("cert", "key");
+            command.arg(option).arg(cert).arg(key_option).arg(key);
         }
         command
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -410,21 +416,26 @@ async fn send_one_email(
         HashMap::from([("mail".to_string(), channel)]),
         fast_policy(),
     );
+    // A runner id as it really is: a recipient's name in Chinese, and ':'.
+    let id = "incident-7/approval:7:report_upward/mail/王小明";
     store
-        .enqueue_message(&message(
-            "incident-7-initial-report-wang",
-            "mail",
-            Some("wang.xiaoming@example.gov.test"),
-        ))
+        .enqueue_message(&message(id, "mail", Some("wang.xiaoming@example.gov.test")))
         .await
         .unwrap();
     deliver_until(&dispatcher, async || !server.messages().is_empty()).await;
     let mail = &server.messages()[0];
     assert!(mail.contains("wang.xiaoming@example.gov.test"), "{mail}");
-    assert!(
-        mail.contains("Message-ID: <incident-7-initial-report-wang@sitewarden>"),
+    // Regression: the raw id went out RFC 2047-encoded as the Message-ID.
+    let message_id_line = mail
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("message-id:"))
+        .unwrap_or_else(|| panic!("no Message-ID in {mail}"));
+    assert_eq!(
+        message_id_line.trim_end(),
+        format!("Message-ID: {}", email_message_id(id)),
         "{mail}"
     );
+    assert!(message_id_line.is_ascii() && !message_id_line.contains("=?"));
     assert!(
         mail.contains("=?utf-8?"),
         "the Chinese subject is encoded: {mail}"
@@ -448,8 +459,10 @@ async fn email_reaches_a_real_smtp_server() {
     drop(server.child);
 }
 
-#[tokio::test]
-async fn email_over_starttls_with_the_plans_ca() {
+/// A CA of the test's own and a certificate for 127.0.0.1 it signed:
+/// (certificate, key, CA) files in `dir`. The channel trusts the CA as a
+/// plan's `extra_ca_files`; nothing else would.
+fn test_ca(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -460,17 +473,22 @@ async fn email_over_starttls_with_the_plans_ca() {
         .unwrap()
         .signed_by(&leaf_key, &rcgen::Issuer::new(ca_params, ca_key))
         .unwrap();
-    let files = tempfile::tempdir().unwrap();
     let (cert, key, ca_file) = (
-        files.path().join("cert.pem"),
-        files.path().join("key.pem"),
-        files.path().join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
     );
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
     std::fs::write(&ca_file, ca.pem()).unwrap();
+    (cert, key, ca_file)
+}
 
-    let server = SmtpServer::start(Some((&cert, &key))).await;
+#[tokio::test]
+async fn email_over_starttls_with_the_plans_ca() {
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key, ca_file) = test_ca(files.path());
+    let server = SmtpServer::start(Some(("--tlscert", &cert, &key))).await;
     let config = ChannelConfig::Email {
         host: "127.0.0.1".into(),
         port: server.port,
@@ -480,4 +498,217 @@ async fn email_over_starttls_with_the_plans_ca() {
         from: "sitewarden@example.gov.test".into(),
     };
     send_one_email(config, &[ca_file], &server).await;
+}
+
+/// `security = "tls"`: TLS from the first byte, as on port 465
+/// (aiosmtpd's SMTPS mode).
+#[tokio::test]
+async fn email_over_implicit_tls_with_the_plans_ca() {
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key, ca_file) = test_ca(files.path());
+    let server = SmtpServer::start(Some(("--smtpscert", &cert, &key))).await;
+    let config = ChannelConfig::Email {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        security: SmtpSecurity::Tls,
+        username: None,
+        password: None,
+        from: "sitewarden@example.gov.test".into(),
+    };
+    send_one_email(config.clone(), &[ca_file], &server).await;
+
+    // Without the plan's CA the server is not trusted and nothing is sent.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        HashMap::from([(
+            "mail".to_string(),
+            build_channel(&config, Duration::from_secs(10), &[]).unwrap(),
+        )]),
+        fast_policy(),
+    );
+    store
+        .enqueue_message(&message(
+            "untrusted-1",
+            "mail",
+            Some("wang.xiaoming@example.gov.test"),
+        ))
+        .await
+        .unwrap();
+    dispatcher.deliver_due().await.unwrap();
+    let failed = store.outbox_message("untrusted-1").await.unwrap().unwrap();
+    assert_ne!(failed.state, OutboxState::Sent);
+    assert!(failed.last_error.is_some(), "{failed:?}");
+    assert_eq!(server.messages().len(), 1, "only the trusted send arrived");
+}
+
+/// What a robot or gateway receiver saw: (path, JSON body, headers).
+type Robots = Arc<Mutex<Vec<(String, serde_json::Value, HeaderMap)>>>;
+
+const FEISHU_SECRET: &str = "feishu-test-secret";
+const SMS_TOKEN: &str = "sms-test-token";
+
+/// Feishu's check, written out here rather than calling the crate's
+/// signing: base64(HMAC-SHA256(key = "{timestamp}\n{secret}", message = "")),
+/// the timestamp (seconds, as a string) within an hour of now.
+fn feishu_signature_is_valid(body: &serde_json::Value, secret: &str) -> bool {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let Some(timestamp) = body["timestamp"].as_str() else {
+        return false;
+    };
+    let Ok(seconds) = timestamp.parse::<i64>() else {
+        return false;
+    };
+    if (jiff::Timestamp::now().as_second() - seconds).abs() > 3600 {
+        return false;
+    }
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(format!("{timestamp}\n{secret}").as_bytes()).unwrap();
+    mac.update(b"");
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    body["sign"].as_str() == Some(expected.as_str())
+}
+
+#[tokio::test]
+async fn wecom_feishu_and_sms_reach_receivers_that_check_them() {
+    let seen: Robots = Arc::default();
+    let record = |path: &'static str| {
+        move |State(seen): State<Robots>, headers: HeaderMap, body: Bytes| async move {
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            seen.lock()
+                .unwrap()
+                .push((path.to_string(), json.clone(), headers.clone()));
+            match path {
+                "/wecom" => r#"{"errcode":0,"errmsg":"ok"}"#.to_string(),
+                "/feishu" if feishu_signature_is_valid(&json, FEISHU_SECRET) => {
+                    r#"{"code":0,"msg":"success","data":{}}"#.to_string()
+                }
+                // Feishu answers a bad signature with HTTP 200 and a code.
+                "/feishu" => r#"{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}"#.to_string(),
+                _ => r#"{"result":"queued"}"#.to_string(),
+            }
+        }
+    };
+    let sms = post(
+        |State(seen): State<Robots>, headers: HeaderMap, body: Bytes| async move {
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            seen.lock()
+                .unwrap()
+                .push(("/sms".to_string(), json, headers.clone()));
+            let authorised = headers
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                == Some(&format!("Bearer {SMS_TOKEN}"));
+            if authorised {
+                (StatusCode::OK, r#"{"result":"queued"}"#)
+            } else {
+                (StatusCode::UNAUTHORIZED, r#"{"error":"bad token"}"#)
+            }
+        },
+    );
+    let url = serve(
+        Router::new()
+            .route("/wecom", post(record("/wecom")))
+            .route("/feishu", post(record("/feishu")))
+            .route("/sms", sms)
+            .with_state(seen.clone()),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        channels(&[
+            (
+                "wecom",
+                ChannelConfig::WeCom {
+                    url: format!("{url}/wecom?key=EXAMPLE"),
+                },
+            ),
+            (
+                "feishu",
+                ChannelConfig::Feishu {
+                    url: format!("{url}/feishu"),
+                    secret: Some(FEISHU_SECRET.into()),
+                },
+            ),
+            (
+                "feishu-wrong-secret",
+                ChannelConfig::Feishu {
+                    url: format!("{url}/feishu"),
+                    secret: Some("not-the-robots-secret".into()),
+                },
+            ),
+            (
+                "sms",
+                ChannelConfig::Sms {
+                    url: format!("{url}/sms"),
+                    token: Some(SMS_TOKEN.into()),
+                    phone_field: "mobile".into(),
+                    text_field: "content".into(),
+                },
+            ),
+        ]),
+        fast_policy(),
+    );
+    for (id, channel, recipient) in [
+        ("wecom-1", "wecom", None),
+        ("feishu-1", "feishu", None),
+        ("feishu-2", "feishu-wrong-secret", None),
+        ("sms-1", "sms", Some("138-0000-0001")),
+    ] {
+        store
+            .enqueue_message(&message(id, channel, recipient))
+            .await
+            .unwrap();
+    }
+    deliver_until(&dispatcher, async || {
+        store.outbox_counts().await.unwrap().sent == 3
+            && store.outbox_counts().await.unwrap().dead == 1
+    })
+    .await;
+
+    let seen = seen.lock().unwrap().clone();
+    let body_of = |path: &str| {
+        seen.iter()
+            .find(|(at, _, _)| at == path)
+            .unwrap_or_else(|| panic!("nothing at {path}: {seen:?}"))
+            .1
+            .clone()
+    };
+    let wecom = body_of("/wecom");
+    assert_eq!(wecom["msgtype"], "markdown");
+    let content = wecom["markdown"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("【网页篡改】示例省财政厅门户网站首页")
+            && content.contains("已切断对外服务"),
+        "{content}"
+    );
+    let feishu = body_of("/feishu");
+    assert_eq!(feishu["msg_type"], "text");
+    assert!(
+        feishu["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("初次报告截止 09:30")
+    );
+    let sms = body_of("/sms");
+    assert_eq!(sms["mobile"], "138-0000-0001");
+    assert_eq!(sms["id"], "sms-1");
+    assert!(sms["content"].as_str().unwrap().contains("已切断对外服务"));
+
+    // The robot refused the wrongly signed message: a dead letter that says why.
+    let refused = store.outbox_message("feishu-2").await.unwrap().unwrap();
+    assert_eq!(refused.state, OutboxState::Dead);
+    assert!(
+        refused.last_error.as_deref().unwrap().contains("19021"),
+        "{refused:?}"
+    );
+    let signed_well = seen
+        .iter()
+        .filter(|(at, body, _)| at == "/feishu" && feishu_signature_is_valid(body, FEISHU_SECRET))
+        .count();
+    assert_eq!(signed_well, 1);
 }

@@ -61,6 +61,12 @@ pub struct GatewayLimits {
     pub connections_per_ip: usize,
     /// Requests handled at once; more are shed with 503 (0: no cap).
     pub max_in_flight: usize,
+    /// Requests one client address (an IPv6 client: its /64) may have in
+    /// flight at once, over all its connections and HTTP/2 streams; more
+    /// get 429 (0: no cap).
+    pub in_flight_per_ip: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_streams_per_connection: u32,
     /// Largest request header block in bytes.
     pub max_header_bytes: usize,
     /// Most request header fields.
@@ -69,9 +75,12 @@ pub struct GatewayLimits {
     pub header_timeout_seconds: u32,
     /// Seconds the gateway waits for each piece of a request body.
     pub body_timeout_seconds: u32,
+    /// Seconds a client has to send a whole request body.
+    pub body_deadline_seconds: u32,
     /// Seconds a kept-alive connection may sit idle between requests.
     pub keepalive_timeout_seconds: u32,
-    /// Rate refusals before a client is banned (0: never ban).
+    /// Refusals (over the rate, or over `in_flight_per_ip`) before a client
+    /// is banned (0: never ban).
     pub ban_after_refusals: u32,
     /// The first ban in seconds; each further offence doubles it.
     pub ban_base_seconds: u32,
@@ -86,10 +95,13 @@ impl Default for GatewayLimits {
             burst_per_ip: 100.0,
             connections_per_ip: 64,
             max_in_flight: 4096,
+            in_flight_per_ip: 256,
+            h2_streams_per_connection: 100,
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             header_timeout_seconds: 10,
             body_timeout_seconds: 15,
+            body_deadline_seconds: 120,
             keepalive_timeout_seconds: 75,
             ban_after_refusals: 200,
             ban_base_seconds: 60,
@@ -144,8 +156,8 @@ pub struct NginxContainment {
     /// The include file sitewarden writes, included by the operator inside
     /// the site's `server {}` block.
     pub include: PathBuf,
-    /// The maintenance page written beside it; a built-in bilingual page
-    /// when absent.
+    /// The maintenance page written beside it; the site's
+    /// `maintenance_page` when absent, else a built-in bilingual page.
     #[serde(default)]
     pub maintenance_page: Option<PathBuf>,
     /// The nginx binary.
@@ -165,8 +177,9 @@ pub struct NginxContainment {
 /// `[sites.containment.command]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandContainment {
-    /// The program and its arguments; `{site}`, `{state}` and `{reason}`
-    /// are replaced (whole arguments, no shell).
+    /// The program and its arguments, run without a shell; `{site}`,
+    /// `{state}`, `{reason}`, `{by}` and `{hosts}` are replaced wherever
+    /// they appear in an argument, and a value never splits an argument.
     pub argv: Vec<String>,
     /// Seconds it may take before it is killed.
     #[serde(default = "default_timeout")]

@@ -42,10 +42,10 @@ pub use model::{
 pub use response::{
     CalendarDate, CalendarEntry, Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty,
     Escalation, EscalationChain, EscalationStep, ExternalContact, GRADING_GUIDE_2023_DRAFT_SOURCE,
-    GRADING_GUIDE_2025_SOURCE, IncidentKind, Indicator, LevelRule, Measure, OperatorType, Playbook,
-    PlaybookAction, PlaybookStep, REPORTING_MEASURES_SOURCE, Regulatory, ReportingWindows, Routing,
-    Shift, SiteTier, SmtpSecurity, StepMode, Weekday, default_indicators, default_playbooks,
-    shipped_playbook,
+    GRADING_GUIDE_2025_SOURCE, IncidentKind, Indicator, LevelRule, Measure, MessageLanguage,
+    Notifications, OperatorType, Playbook, PlaybookAction, PlaybookStep, REPORTING_MEASURES_SOURCE,
+    Regulatory, ReportingWindows, Routing, Shift, SiteTier, SmtpSecurity, StepMode, Weekday,
+    default_indicators, default_playbooks, shipped_playbook,
 };
 pub use sample::{
     SAMPLE_PORTAL_HOST, SAMPLE_ZFCG_HOST, SampleGateway, SampleOptions, sample_plan,

@@ -32,8 +32,8 @@ use crate::model::{
 };
 use crate::path;
 use crate::response::{
-    Channel, Duty, Escalation, ExternalContact, LevelRule, Playbook, Regulatory, Routing,
-    default_playbooks,
+    Channel, Duty, Escalation, ExternalContact, LevelRule, Notifications, Playbook, Regulatory,
+    Routing, default_playbooks,
 };
 use crate::validate::{self, Items, Parts, ResponseParts, SiteParts};
 use serde::de::DeserializeOwned;
@@ -310,6 +310,7 @@ struct LoadedResponse {
     external_contacts: Section<ExternalContact>,
     duty: Option<Duty>,
     playbooks: Section<Playbook>,
+    notifications: Option<Notifications>,
     channels: Section<Channel>,
     /// Every channel id in the file, including those of channels that
     /// failed to load, so that their references are not reported too.
@@ -328,6 +329,7 @@ impl LoadedResponse {
             external_contacts: Section::of(Vec::new()),
             duty: Some(Duty::default()),
             playbooks: Section::of(default_playbooks()),
+            notifications: Some(Notifications::default()),
             channels: Section::of(Vec::new()),
             channel_ids: Vec::new(),
             contact_ids: Vec::new(),
@@ -465,6 +467,7 @@ impl Loaded {
             external_contacts: self.response.external_contacts.into_complete()?,
             duty: self.response.duty?,
             playbooks: self.response.playbooks.into_complete()?,
+            notifications: self.response.notifications?,
             channels: self.response.channels.into_complete()?,
             routing: self.response.routing?,
             gateway: self.gateway?,
@@ -567,6 +570,9 @@ impl Loader {
                 }
                 "duty" => loaded.response.duty = self.element("duty", value),
                 "playbooks" => loaded.response.playbooks = self.array("playbooks", value),
+                "notifications" => {
+                    loaded.response.notifications = self.element("notifications", value);
+                }
                 "channels" => {
                     loaded.response.channels = self.array("channels", value);
                     loaded.response.channel_ids = raw_ids(value.get_ref());

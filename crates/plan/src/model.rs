@@ -11,8 +11,8 @@
 //! deserialized directly with `toml::from_str` has not been validated.
 
 use crate::response::{
-    Channel, Duty, Escalation, ExternalContact, IncidentKind, LevelRule, OperatorType, Playbook,
-    Regulatory, Routing, SiteTier, default_playbooks, shipped_playbook,
+    Channel, Duty, Escalation, ExternalContact, IncidentKind, LevelRule, Notifications,
+    OperatorType, Playbook, Regulatory, Routing, SiteTier, default_playbooks, shipped_playbook,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,6 +83,9 @@ pub struct Plan {
     /// keep theirs (see [`Plan::playbook`]).
     #[serde(default = "default_playbooks")]
     pub playbooks: Vec<Playbook>,
+    /// How the notifications read (their language).
+    #[serde(default)]
+    pub notifications: Notifications,
     /// The notification channels (configuration only).
     #[serde(default)]
     pub channels: Vec<Channel>,

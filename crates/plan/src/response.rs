@@ -1009,7 +1009,8 @@ pub struct Channel {
     /// email: the SMTP server's host name.
     #[serde(default)]
     pub smtp_host: Option<String>,
-    /// email: the SMTP port (465 for TLS, 587 for STARTTLS by default).
+    /// email: the SMTP port; by default 465 for `tls`, 587 for `starttls`
+    /// and 25 for `none`.
     #[serde(default)]
     pub smtp_port: Option<u16>,
     /// email: transport security, "starttls" (default), "tls" or "none".
@@ -1046,6 +1047,13 @@ pub struct Channel {
     /// sms: the JSON field for the text ("text" when left out).
     #[serde(default)]
     pub text_field: Option<String>,
+    /// All types: the least time between two messages on this channel, in
+    /// milliseconds; 0 sends as fast as the channel answers. Left out: 3000
+    /// for the dingtalk, wecom and feishu robots (about 20 messages a
+    /// minute, their rate limit), 0 for the others. A paced channel never
+    /// holds back the others.
+    #[serde(default)]
+    pub min_interval_ms: Option<u64>,
 }
 
 /// The kinds of notification channel.
@@ -1090,6 +1098,51 @@ pub enum SmtpSecurity {
     Tls,
     /// No encryption: a relay on the same host, or tests.
     None,
+}
+
+/// `[notifications]`: how the messages read. Absent: the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notifications {
+    /// The language of the messages: "zh-CN" (default, the plan's
+    /// language), "en", or "both" (Chinese first, then English).
+    pub language: MessageLanguage,
+}
+
+/// The language messages are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MessageLanguage {
+    /// Simplified Chinese only (the default).
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    /// English only.
+    #[serde(rename = "en")]
+    En,
+    /// Chinese first, then English, in the same message.
+    #[serde(rename = "both")]
+    Both,
+}
+
+impl MessageLanguage {
+    /// The value as spelled in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageLanguage::ZhCn => "zh-CN",
+            MessageLanguage::En => "en",
+            MessageLanguage::Both => "both",
+        }
+    }
+
+    /// Whether messages carry the Chinese text.
+    pub fn chinese(self) -> bool {
+        matches!(self, MessageLanguage::ZhCn | MessageLanguage::Both)
+    }
+
+    /// Whether messages carry the English text.
+    pub fn english(self) -> bool {
+        matches!(self, MessageLanguage::En | MessageLanguage::Both)
+    }
 }
 
 /// Per-role routing: a role name (or `default`) → the channel ids its

@@ -379,6 +379,24 @@ rescan_interval_seconds = 300
 # flood (blocklist, per-address limits, slow-client timeouts). See docs/gateway.md.
 # Sites served through it list their web servers in `origins`.
 @GATEWAY@
+# ──────────────── 日志监测 Log watching (PLAN §7.2) ────────────────
+# serve 实时分析网关收到的每个请求，以及下面列出的访问日志：发现 DDoS（流量洪水）即开事件，
+# 发现 Webshell 访问即开事件，攻击来源自动加入网关封禁名单（到期自动解除）。见 docs/logwatch.md。
+# serve analyses every request the gateway answers, and the access logs listed here:
+# a flood opens a DDoS incident, access to a web shell a web-shell incident, and the
+# attackers go on the gateway's blocklist (with expiry). See docs/logwatch.md.
+# [logwatch]
+# block = true                          # false：只报告，不封禁 / only report decisions
+# [logwatch.flood]
+# min_rps = 100                         # 低于此每秒请求数不算洪水 / no flood below this rate
+# [logwatch.decisions]
+# allowlist = ["10.0.0.0/8"]            # 永不封禁 / never blocked
+# ban_minutes = 60
+# [[logwatch.files]]                    # 未经网关的网站的 nginx 日志 / a site's own nginx log
+# path = "/var/log/nginx/zfcg.access.log"
+# site = "zfcg"
+# format = "combined"                   # auto、combined、common、iis、{ nginx = { format = "…" } }
+
 # ──────────────────── 网站 Sites (PLAN §1) ────────────────────
 # name：网站标识，小写字母、数字和 "-"。title：网站名称。
 # importance（重要性）："特别重要"、"重要" 或 "一般"（也可写 critical / important / general），
@@ -862,6 +880,13 @@ action = "report_upward"
 mode = "approval"
 approvers = ["leader"]
 
+# ──────────────── 通知 Notifications ────────────────
+# language：通知语言，"zh-CN"（默认，仅中文）、"en"（仅英文）或 "both"（先中文后英文）。
+# language: the messages' language: "zh-CN" (default, Chinese only), "en"
+# (English only) or "both" (Chinese first, then English).
+[notifications]
+language = "zh-CN"
+
 # ──────────────── 通知渠道 Notification channels ────────────────
 # id：渠道标识；type：email（SMTP）、webhook（JSON，HMAC-SHA256 签名）、dingtalk（钉钉机器人，加签）、
 # wecom（企业微信机器人）、feishu（飞书机器人，签名校验）、sms（短信 HTTP 网关）。
@@ -891,6 +916,12 @@ type = "dingtalk"
 # url: the robot's webhook; secret_env: the variable holding its signing secret.
 url = "https://oapi.dingtalk.example.test/robot/send?access_token=EXAMPLE"
 secret_env = "SITEWARDEN_DINGTALK_SECRET"
+# min_interval_ms：本渠道两条消息之间的最短间隔（毫秒）。机器人默认 3000（约每分钟 20 条，
+# 即其限流），其他渠道默认 0。一个渠道慢或限速，不会耽误其他渠道的消息。
+# min_interval_ms: the least time between two messages on this channel, in ms. Robots
+# default to 3000 (about 20 a minute, their rate limit), other channels to 0. A slow or
+# paced channel never holds back the messages of the others.
+min_interval_ms = 3000
 
 [[channels]]
 id = "wecom"

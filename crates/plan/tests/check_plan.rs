@@ -1225,8 +1225,12 @@ threads = 0
 [gateway.limits]
 burst_per_ip = 0
 header_timeout_seconds = 0
+body_deadline_seconds = 0
 ban_base_seconds = 600
 ban_max_seconds = 60
+max_in_flight = 100
+in_flight_per_ip = 500
+h2_streams_per_connection = 0
 colour = "red"
 
 [[sites]]
@@ -1256,12 +1260,15 @@ url = "https://oa.example.gov.test/"
             "gateway.threads: must be at least 1 (line 9)",
             "gateway.limits.burst_per_ip: must be at least 1 when rate_per_ip is set (line 11)",
             "gateway.limits.header_timeout_seconds: must be at least 1 (line 12)",
-            "gateway.limits.ban_max_seconds: must not be shorter than ban_base_seconds (line 14)",
-            "gateway.limits.colour: unknown key (line 15)",
-            "sites[0].origins[0]: \"ftp://10.0.0.5\": an origin starts with http:// or https:// (line 19)",
-            "sites[0].origins[1]: \"http://10.0.0.5/portal\": an origin is scheme://host[:port], with no path (line 19)",
-            "sites[1].containment.nginx: backend \"nginx\" needs [sites.containment.nginx] with include = \"/etc/nginx/…\" (line 25)",
-            "sites[2].containment.backend: backend \"gateway\" needs the site's origins, so the gateway can serve it (line 33)",
+            "gateway.limits.body_deadline_seconds: must be at least 1 (line 13)",
+            "gateway.limits.ban_max_seconds: must not be shorter than ban_base_seconds (line 15)",
+            "gateway.limits.in_flight_per_ip: must not exceed max_in_flight (100), or one client could take every slot (line 17)",
+            "gateway.limits.h2_streams_per_connection: must be between 1 and 1000 (line 18)",
+            "gateway.limits.colour: unknown key (line 19)",
+            "sites[0].origins[0]: \"ftp://10.0.0.5\": an origin starts with http:// or https:// (line 23)",
+            "sites[0].origins[1]: \"http://10.0.0.5/portal\": an origin is scheme://host[:port], with no path (line 23)",
+            "sites[1].containment.nginx: backend \"nginx\" needs [sites.containment.nginx] with include = \"/etc/nginx/…\" (line 29)",
+            "sites[2].containment.backend: backend \"gateway\" needs the site's origins, so the gateway can serve it (line 37)",
         ],
     );
 }
@@ -1351,5 +1358,61 @@ url = "https://portal.example.gov.test/"
             "logwatch.files[1].format: log_format \"$status\": no $remote_addr (line 19)",
             "logwatch.files[2].colour: unknown key (line 22)",
         ],
+    );
+}
+
+#[test]
+fn notifications_are_in_chinese_unless_the_plan_says_otherwise() {
+    use sitewarden_plan::MessageLanguage;
+    assert_eq!(load(MINIMAL).notifications.language, MessageLanguage::ZhCn);
+    for (value, language) in [
+        ("zh-CN", MessageLanguage::ZhCn),
+        ("en", MessageLanguage::En),
+        ("both", MessageLanguage::Both),
+    ] {
+        let plan = load(&format!(
+            "{MINIMAL}\n[notifications]\nlanguage = \"{value}\"\n"
+        ));
+        assert_eq!(plan.notifications.language, language, "{value}");
+        assert_eq!(language.as_str(), value);
+    }
+    check(
+        &format!("{MINIMAL}\n[notifications]\nlanguage = \"fr\"\nlangauge = \"en\"\n"),
+        &[
+            "notifications.language: unknown variant `fr`, expected one of `zh-CN`, `en`, `both` (line 12)",
+            "notifications.langauge: unknown key (line 13)",
+        ],
+    );
+}
+
+#[test]
+fn a_channel_may_set_its_pace_up_to_an_hour() {
+    let channel = |interval: &str| {
+        format!(
+            "{MINIMAL}\n[[channels]]\nid = \"duty\"\ntype = \"dingtalk\"\n\
+             url = \"https://oapi.dingtalk.example.test/robot/send?access_token=T\"\n{interval}"
+        )
+    };
+    assert_eq!(load(&channel("")).channels[0].min_interval_ms, None);
+    assert_eq!(
+        load(&channel("min_interval_ms = 0\n")).channels[0].min_interval_ms,
+        Some(0)
+    );
+    assert_eq!(
+        load(&channel("min_interval_ms = 3600000\n")).channels[0].min_interval_ms,
+        Some(3_600_000)
+    );
+    check(
+        &channel("min_interval_ms = 3600001\n"),
+        &[
+            "channels[0].min_interval_ms: 3600001 ms is more than an hour between two messages: at most 3600000 (line 15)",
+        ],
+    );
+    let negative = Plan::from_toml_str(&channel("min_interval_ms = -5\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        negative.contains("channels[0].min_interval_ms:"),
+        "{negative}"
     );
 }

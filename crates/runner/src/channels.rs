@@ -1,7 +1,7 @@
 //! The plan's channels as notify channels, secrets read from the
 //! environment variables the plan names.
 
-use sitewarden_notify::{Channel, ChannelConfig, SmtpSecurity, build_channel};
+use sitewarden_notify::{Channel, ChannelConfig, SmtpSecurity, build_channel, with_min_interval};
 use sitewarden_plan::{ChannelKind, Plan};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +85,11 @@ pub fn channels_from_plan(plan: &Plan) -> (HashMap<String, Arc<dyn Channel>>, Ve
             .and_then(|config| build_channel(&config, SEND_TIMEOUT, &plan.probe.extra_ca_files))
         {
             Ok(built) => {
+                // The plan's pace, when it sets one, instead of the kind's default.
+                let built = match channel.min_interval_ms {
+                    Some(ms) => with_min_interval(built, Some(Duration::from_millis(ms))),
+                    None => built,
+                };
                 channels.insert(id.to_string(), built);
             }
             Err(problem) => problems.push(format!("channels {id}: {problem}")),

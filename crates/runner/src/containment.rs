@@ -136,11 +136,8 @@ async fn tell_incidents(
     request: &SwitchRequest,
 ) -> Result<Vec<i64>, StoreError> {
     let note = format!(
-        "{} via {} by {}: {}",
-        request.to.as_str(),
-        outcome.backend,
-        request.by,
-        request.reason
+        "by {} via {}: {}",
+        request.by, outcome.backend, request.reason
     );
     let mut told = Vec::new();
     for incident in store.open_incidents(site).await? {

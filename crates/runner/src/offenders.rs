@@ -24,7 +24,7 @@ const NAMED: usize = 20;
 /// Whether an offender is one to block: a decision was made about it, an
 /// attack was confident enough to count, or it was a heavy flood source.
 fn to_block(offender: &Offender, plan: &Plan) -> bool {
-    !offender.decision.is_empty()
+    offender.decision.is_some()
         || offender.max_confidence >= f64::from(plan.logwatch.decisions.min_confidence)
         || offender.flood_requests > 0
 }
@@ -121,6 +121,8 @@ pub(crate) async fn block_offenders(
              (block one by hand with `sitewarden gateway ban ADDRESS`)",
             Timestamp::from_millisecond(since).unwrap_or(now)
         )
+    } else if blocked.is_empty() {
+        format!("nothing new to block: {already} address(es) already blocked")
     } else {
         let mut named: Vec<&str> = blocked.iter().take(NAMED).map(String::as_str).collect();
         if blocked.len() > NAMED {

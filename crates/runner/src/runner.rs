@@ -7,6 +7,7 @@ use crate::messages::render;
 use jiff::Timestamp;
 use sitewarden_contain::SiteState;
 use sitewarden_incident::{Action, Command, Incident, Recipient, Rules, due_actions};
+use sitewarden_livewatch::forensics;
 use sitewarden_notify::{Dispatcher, RetryPolicy};
 use sitewarden_plan::{ChannelKind, Plan, PlaybookAction};
 use sitewarden_store::{ApplyError, NewMessage, Store, StoreError};
@@ -206,7 +207,6 @@ impl Runner {
             ),
         };
 
-        let rendered = render(rules, incident, action, now);
         let created_at = Timestamp::now().as_millisecond();
         let mut messages = 0;
         let mut unreachable = Vec::new();
@@ -216,6 +216,8 @@ impl Runner {
                     unreachable.push(format!("{} on {channel_id}", recipient.name));
                     continue;
                 };
+                // Per person: an approval request names them in its command.
+                let rendered = render(rules, incident, action, now, Some(&recipient.name));
                 let message = NewMessage {
                     id: format!(
                         "incident-{}/{}/{channel_id}/{}",
@@ -226,8 +228,8 @@ impl Runner {
                     incident_id: Some(incident.id),
                     channel: channel_id.clone(),
                     recipient: address,
-                    subject: rendered.subject.clone(),
-                    body: rendered.body.clone(),
+                    subject: rendered.subject,
+                    body: rendered.body,
                     created_at,
                 };
                 if self.store.enqueue_message(&message).await? {
@@ -286,6 +288,14 @@ impl Runner {
         let to = match action {
             PlaybookAction::Contain => SiteState::Maintenance,
             PlaybookAction::ReopenSite => SiteState::Serving,
+            PlaybookAction::PreserveEvidence => {
+                let done = self.preserve_evidence(incident).await?;
+                return Ok(format!(
+                    "{} ({}): {done}",
+                    action.as_str(),
+                    action.name_zh()
+                ));
+            }
             PlaybookAction::BlockOffenders => {
                 let done =
                     crate::offenders::block_offenders(&self.store, &self.plan, incident, now)
@@ -296,7 +306,7 @@ impl Runner {
                     action.name_zh()
                 ));
             }
-            other => return Ok(step_detail(other)),
+            other => return Ok(step_detail(other, incident.id)),
         };
         // A switch in force is told to the site's open incidents by
         // `switch_site` (Command::CutOff / Reopen): this one among them.
@@ -325,6 +335,55 @@ impl Runner {
         ))
     }
 
+    /// The detector's evidence is already stored with its signal; what
+    /// this step adds is the access-log timeline of the incident's sites,
+    /// an hour either side of the discovery — read in the background (a
+    /// large log must not hold up the rest of the plan) and attached when
+    /// read.
+    async fn preserve_evidence(&self, incident: &Incident) -> Result<String, RunnerError> {
+        let stored = self.store.incident_evidence(incident.id).await?.len();
+        let mut parts = vec![if stored == 0 {
+            "no evidence came with the detection (a person's report): collect screenshots and \
+             files by hand"
+                .to_string()
+        } else {
+            format!(
+                "{stored} item(s) of evidence kept with the detection, hash-chained \
+                 (`sitewarden evidence verify` checks them)"
+            )
+        }];
+        for site in &incident.sites {
+            let logs = forensics::site_logs(&self.plan, self.store.data_dir(), site);
+            if logs.is_empty() {
+                parts.push(format!("no access log of {site} to read"));
+                continue;
+            }
+            parts.push(format!(
+                "the access-log timeline of {site} is read from {} log(s) and attached as evidence",
+                logs.len()
+            ));
+            let (store, plan, site) = (self.store.clone(), self.plan.clone(), site.clone());
+            let (id, around) = (incident.id, incident.discovered_at.as_millisecond());
+            tokio::spawn(async move {
+                let result = forensics::attach_site_timeline(
+                    &store,
+                    &plan,
+                    id,
+                    &site,
+                    around,
+                    TIMELINE_WINDOW_MS,
+                    "sitewarden (playbook)",
+                )
+                .await;
+                match result {
+                    Ok(done) => tracing::info!("incident #{id}: {done}"),
+                    Err(problem) => tracing::warn!("incident #{id}: {site}: {problem}"),
+                }
+            });
+        }
+        Ok(parts.join("; "))
+    }
+
     async fn apply(&self, id: i64, command: Command, now: Timestamp) -> Result<(), RunnerError> {
         match self
             .store
@@ -342,18 +401,34 @@ impl Runner {
     }
 }
 
-/// What an automatic playbook step amounts to today. Steps with no
-/// backend yet say so in the timeline rather than pretend.
-fn step_detail(action: PlaybookAction) -> String {
-    match action {
-        PlaybookAction::PreserveEvidence => {
-            "evidence preserved by the detector (see the incident's evidence)".into()
-        }
-        PlaybookAction::Notify => "people notified through the escalation chain".into(),
-        other => format!(
-            "{} ({}): no automatic backend for this step yet — do it by hand and record it in the incident",
-            other.as_str(),
-            other.name_zh()
+/// How far either side of an incident's discovery its access-log
+/// timeline reaches.
+const TIMELINE_WINDOW_MS: i64 = 60 * 60_000;
+
+/// What a playbook step with no backend of its own amounts to: what the
+/// detector already did, or — for a step a commander approved — what the
+/// people carrying it out do, with the command that records it.
+fn step_detail(action: PlaybookAction, incident: i64) -> String {
+    let what = match action {
+        PlaybookAction::Notify => return "people notified through the escalation chain".into(),
+        PlaybookAction::RestorePages => format!(
+            "put the approved pages back: a guarded web root is repaired by the guard itself \
+             (`sitewarden guard verify` confirms it); otherwise restore from the backup, then \
+             `sitewarden check --once` must show the pages clean; record it with \
+             `sitewarden incident note {incident} --text …`"
         ),
-    }
+        PlaybookAction::RemoveWebShell => format!(
+            "remove the web shell (a guarded web root quarantines new scripts by itself; \
+             elsewhere copy it as evidence first), then record it with \
+             `sitewarden incident note {incident} --text …`"
+        ),
+        PlaybookAction::ReportUpward => format!(
+            "report upward as instructed and record it with \
+             `sitewarden incident report {incident} --kind …`"
+        ),
+        _ => format!(
+            "carry it out by hand and record it with `sitewarden incident note {incident} --text …`"
+        ),
+    };
+    format!("{} ({}): {what}", action.as_str(), action.name_zh())
 }

@@ -153,12 +153,24 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
         body.contains("初次报告：2026-11-26 09:30"),
         "times in the plan's zone: {body}"
     );
-    assert!(body.contains("Next deadline: initial report"), "{body}");
+    assert!(body.contains("下一截止：初次报告"), "{body}");
     assert!(
-        received
-            .iter()
-            .any(|m| m["subject"].as_str().unwrap().contains("请审批")),
-        "{received:?}"
+        !body.contains("Next deadline"),
+        "Chinese only unless the plan asks for English: {body}"
+    );
+    // An approval request tells its approver the exact command to answer it.
+    let approval = received
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("请审批"))
+        .unwrap_or_else(|| panic!("no approval request in {received:?}"));
+    assert_eq!(approval["recipient"], "张丽");
+    let approval_body = approval["body"].as_str().unwrap();
+    assert!(
+        approval_body.contains(&format!(
+            "sitewarden incident approve {} --request ",
+            incident.id
+        )) && approval_body.contains(" --by 张丽"),
+        "{approval_body}"
     );
     let approvals = store
         .engine_incident(incident.id)

@@ -85,7 +85,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the probe loop continuously until interrupted.
+    /// Run the probe loop, the guards, the incident runner and the gateway
+    /// until interrupted; SIGHUP reloads the gateway from the plan.
     Serve {
         #[command(flatten)]
         plan: PlanArg,
@@ -103,6 +104,11 @@ pub enum Command {
     Incident {
         #[command(subcommand)]
         command: IncidentCommand,
+    },
+    /// The notification outbox: what waits, what was sent, what died; send dead letters again.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
     },
     /// Verify the evidence register: hash chain and every stored file.
     Evidence {
@@ -314,6 +320,52 @@ pub enum IncidentCommand {
         /// Why.
         #[arg(long)]
         reason: String,
+    },
+}
+
+/// A message's state in the outbox, as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutboxStateArg {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Being sent now.
+    Sending,
+    /// Confirmed by its channel.
+    Sent,
+    /// Given up on after the last attempt, or refused for good.
+    Dead,
+}
+
+/// `sitewarden outbox …`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// The messages, oldest first: recipient, channel, state, attempts, last error.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only messages in this state.
+        #[arg(long, value_enum)]
+        state: Option<OutboxStateArg>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a dead letter again (back to pending, attempts from zero); recorded
+    /// on the message and in its incident's timeline.
+    Retry {
+        /// The message id (see `outbox list --state dead`).
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+        #[command(flatten)]
+        plan: PlanArg,
+        #[command(flatten)]
+        data: DataArg,
+        /// Who is acting (recorded).
+        #[arg(long, default_value_t = default_approver())]
+        by: String,
     },
 }
 

@@ -4,30 +4,15 @@
 //! shell dropped) while it watches, polled with a deadline until repaired,
 //! then stopped with SIGINT.
 
+mod support;
+use support::{interrupt, sitewarden, wait_until};
+
 use sitewarden_demo_sites::{Encoding, SampleSite, SiteServer, loopback_plan_options};
 use sitewarden_plan::sample_plan_with;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sitewarden");
-
-/// Polls `done` every 10 ms until it holds or `deadline` passes.
-async fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let give_up = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < give_up, "{what}: not within {deadline:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn sitewarden(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command.args(args).env("NO_COLOR", "1");
-    command
-}
 
 #[tokio::test]
 async fn guard_watch_restores_a_defaced_page_and_removes_a_web_shell() {
@@ -137,20 +122,6 @@ async fn guard_watch_restores_a_defaced_page_and_removes_a_web_shell() {
         String::from_utf8_lossy(&incidents.stderr)
     );
     assert!(listed.contains("\"portal\""), "{listed}");
-}
-
-/// Sends SIGINT to `child` and waits (with a deadline) for it to exit.
-async fn interrupt(child: &mut tokio::process::Child) -> std::process::ExitStatus {
-    let pid = child.id().expect("still running").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stops within 30 s of SIGINT")
-        .unwrap()
 }
 
 #[tokio::test]

@@ -6,6 +6,9 @@
 //! `EFBIG` after 4 MiB — the same path a full disk (`ENOSPC`) or an I/O
 //! error takes. No privileges needed, so it runs in CI as it runs here.
 
+mod support;
+use support::{BIN, sitewarden, wait_until};
+
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -13,23 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sitewarden");
 const LIMIT: u64 = 4 << 20;
-
-/// Polls `done` every 10 ms until it holds or `deadline` passes.
-async fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let give_up = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < give_up, "{what}: not within {deadline:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn sitewarden(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command.args(args).env("NO_COLOR", "1");
-    command
-}
 
 /// Sets the soft file size limit of a running process (`None`: unlimited).
 fn set_file_size_limit(pid: u32, soft: Option<u64>) {

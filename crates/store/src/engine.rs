@@ -113,6 +113,34 @@ impl Store {
         Ok(true)
     }
 
+    /// Adds a note to an incident's timeline inside the caller's
+    /// transaction. Returns false when there is no engine state (the
+    /// store was opened without the plan, or the incident predates the
+    /// engine); an empty note is refused by the engine and also gives false.
+    pub(crate) async fn engine_note(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        id: i64,
+        actor: &str,
+        text: String,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let Some(rules) = self.rules() else {
+            return Ok(false);
+        };
+        let Some((mut incident, mirrored)) = load(tx, id).await? else {
+            return Ok(false);
+        };
+        if incident
+            .apply(&rules, Command::Note { text }, actor, at)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        save(tx, &incident, &rules, mirrored, at).await?;
+        Ok(true)
+    }
+
     /// Applies one command to an incident, as `actor`, at `at`.
     pub async fn apply_command(
         &self,

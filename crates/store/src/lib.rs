@@ -28,8 +28,10 @@ pub use engine::ApplyError;
 pub use error::StoreError;
 pub use evidence::{EvidenceInput, EvidenceRecord};
 pub use incidents::{IncidentDetail, IncidentEvent, IncidentSummary, SignalOutcome, SignalRecord};
-pub use offenders::{Offender, OffenderUpdate};
-pub use outbox::{NewMessage, OutboxMessage, OutboxState};
+pub use offenders::Offender;
+pub use outbox::{
+    NewMessage, OutboxCounts, OutboxLock, OutboxMessage, OutboxState, RetrySelection,
+};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -6,35 +6,9 @@
 use crate::{Result, Store};
 use sqlx::Row;
 
-/// What one address did on one site, as seen since the last update.
+/// What one address did on one site. Written as an update (the counts
+/// since the last one, added to the stored row); read back as the sums.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct OffenderUpdate {
-    /// The plan's site name.
-    pub site: String,
-    /// The client address.
-    pub ip: String,
-    /// Earliest time in this update (Unix ms).
-    pub first_seen_ms: i64,
-    /// Latest time in this update (Unix ms).
-    pub last_seen_ms: i64,
-    /// Attacks in this update.
-    pub attacks: u64,
-    /// Attack classes seen (`sqli`, `web_shell`…).
-    pub classes: Vec<String>,
-    /// Highest confidence in this update.
-    pub max_confidence: f64,
-    /// The rule of the latest attack.
-    pub last_rule: String,
-    /// The request line of the latest attack.
-    pub last_request: String,
-    /// Requests made during floods.
-    pub flood_requests: u64,
-    /// A blocking decision in words, when one was made.
-    pub decision: Option<String>,
-}
-
-/// An offender as stored: the sums of every update.
-#[derive(Debug, Clone, PartialEq)]
 pub struct Offender {
     /// The plan's site name.
     pub site: String,
@@ -46,7 +20,7 @@ pub struct Offender {
     pub last_seen_ms: i64,
     /// Attacks counted.
     pub attacks: u64,
-    /// Attack classes seen, sorted.
+    /// Attack classes seen (`sqli`, `web_shell`…), sorted when read.
     pub classes: Vec<String>,
     /// Highest confidence of its attacks.
     pub max_confidence: f64,
@@ -56,8 +30,8 @@ pub struct Offender {
     pub last_request: String,
     /// Requests it made during floods.
     pub flood_requests: u64,
-    /// The last blocking decision in words (empty: none).
-    pub decision: String,
+    /// The last blocking decision in words, when one was made.
+    pub decision: Option<String>,
 }
 
 fn join_classes(old: &str, new: &[String]) -> String {
@@ -70,7 +44,7 @@ fn join_classes(old: &str, new: &[String]) -> String {
 
 impl Store {
     /// Adds a batch of updates, one transaction.
-    pub async fn record_offenders(&self, updates: &[OffenderUpdate]) -> Result<()> {
+    pub async fn record_offenders(&self, updates: &[Offender]) -> Result<()> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -147,7 +121,7 @@ impl Store {
                 last_rule: row.get("last_rule"),
                 last_request: row.get("last_request"),
                 flood_requests: u64::try_from(row.get::<i64, _>("flood_requests")).unwrap_or(0),
-                decision: row.get("decision"),
+                decision: Some(row.get::<String, _>("decision")).filter(|d| !d.is_empty()),
             })
             .collect())
     }

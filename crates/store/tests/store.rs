@@ -246,3 +246,86 @@ pages = [{ url = "https://portal.example.gov.test/" }]
         (Some(timestamp_from_ms(1_003)), Some(EndBasis::Restored))
     );
 }
+
+/// A dead letter sent again by a person: back to pending with a fresh
+/// attempt budget, the retry recorded on the message and in the
+/// incident's timeline; anything not dead is left alone.
+#[tokio::test]
+async fn retrying_a_dead_letter_puts_it_back_and_records_who_did() {
+    use sitewarden_store::{NewMessage, OutboxState, RetrySelection};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let incident = store
+        .raise_signal(&signal("portal", SignalKind::Defacement, 1_000, false), &[])
+        .await
+        .unwrap()
+        .incident_id;
+    for id in ["dead-1", "sent-1"] {
+        store
+            .enqueue_message(&NewMessage {
+                id: id.into(),
+                incident_id: Some(incident),
+                channel: "email".into(),
+                recipient: Some("wang.xiaoming@example.gov.test".into()),
+                subject: "s".into(),
+                body: "b".into(),
+                created_at: 1_000,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .claim_due_messages(2_000, 10, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store
+        .mark_message_failed("dead-1", "550 mailbox unavailable", None)
+        .await
+        .unwrap();
+    store.mark_message_sent("sent-1", 2_500).await.unwrap();
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.sent, counts.dead), (0, 1, 1));
+
+    let none = store
+        .retry_dead_messages(&RetrySelection::One("sent-1".into()), "刘洋", 3_000)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "a sent message is not sent again");
+    let retried = store
+        .retry_dead_messages(&RetrySelection::AllDead, "刘洋", 3_000)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].state, OutboxState::Dead, "as it was");
+
+    let message = store.outbox_message("dead-1").await.unwrap().unwrap();
+    assert_eq!(message.state, OutboxState::Pending);
+    assert_eq!(message.attempts, 0);
+    assert_eq!(message.next_attempt_at, 3_000);
+    assert_eq!(message.retries, 1);
+    assert_eq!(message.retried, Some((3_000, "刘洋".to_string())));
+    assert_eq!(
+        message.last_error.as_deref(),
+        Some("550 mailbox unavailable"),
+        "kept until the next attempt"
+    );
+    assert_eq!(store.outbox_counts().await.unwrap().dead, 0);
+    let due = store.claim_due_messages(3_000, 10, 60_000).await.unwrap();
+    assert_eq!(due.len(), 1);
+
+    let events = store.incident(incident).await.unwrap().unwrap().events;
+    let note = events
+        .iter()
+        .find(|event| event.kind == "note")
+        .expect("the retry is in the timeline");
+    assert_eq!(note.actor, "刘洋");
+    let detail = note.detail["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("dead-1") && detail.contains("550 mailbox unavailable"),
+        "{detail}"
+    );
+}

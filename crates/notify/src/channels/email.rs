@@ -74,6 +74,22 @@ impl EmailChannel {
     }
 }
 
+/// The Message-ID of the e-mail for outbox message `id`:
+/// `<` + the first 32 hex digits of SHA-256(id) + `@sitewarden>`.
+///
+/// Not the id itself: the runner's ids carry a recipient's name in Chinese
+/// and `:` (`incident-1/approval:7:report_upward/email/王小明`), and a
+/// Message-ID must be ASCII in the `dot-atom` shape of RFC 5322 — lettre
+/// RFC 2047-encodes non-ASCII there, which no mail system takes as a
+/// Message-ID. A hash is ASCII, fixed in length, and the same for every
+/// attempt at the same message, which is what deduplication needs; 128 bits
+/// make two outbox ids colliding out of the question.
+pub fn email_message_id(id: &str) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+    format!("<{}@sitewarden>", &digest[..32])
+}
+
 impl Channel for EmailChannel {
     fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
@@ -87,9 +103,9 @@ impl Channel for EmailChannel {
                 .from(self.from.clone())
                 .to(to)
                 .subject(&message.subject)
-                // The outbox id as Message-ID lets a mail system drop the
-                // duplicate that at-least-once delivery may produce.
-                .message_id(Some(format!("<{}@sitewarden>", message.id)))
+                // A Message-ID derived from the outbox id lets a mail system
+                // drop the duplicate that at-least-once delivery may produce.
+                .message_id(Some(email_message_id(&message.id)))
                 .header(ContentType::TEXT_PLAIN)
                 .body(message.body.clone())
                 .map_err(|error| {
@@ -101,5 +117,37 @@ impl Channel for EmailChannel {
                 Err(error) => Err(SendError::Transient(error.to_string())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the Message-ID was `<{id}@sitewarden>` with the raw
+    /// id, which went out RFC 2047-encoded for runner ids.
+    #[test]
+    fn message_ids_are_ascii_and_stable_for_runner_ids() {
+        let id = "incident-1/approval:7:report_upward/email/王小明";
+        let message_id = email_message_id(id);
+        assert_eq!(
+            message_id,
+            email_message_id(id),
+            "the same for every attempt"
+        );
+        assert_ne!(
+            message_id,
+            email_message_id("incident-1/approval:7:report_upward/email/张丽")
+        );
+        let local = message_id
+            .strip_prefix('<')
+            .and_then(|rest| rest.strip_suffix("@sitewarden>"))
+            .unwrap();
+        assert_eq!(local.len(), 32);
+        assert!(
+            local
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

@@ -8,6 +8,10 @@ use crate::signing::{dingtalk_sign, feishu_sign, webhook_signature};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The group robots' default pace: they accept about 20 messages a
+/// minute. The plan's `min_interval_ms` overrides it per channel.
+pub const ROBOT_MIN_INTERVAL: Duration = Duration::from_secs(3);
+
 /// Which HTTP channel this is.
 #[derive(Debug, Clone)]
 pub enum HttpFlavour {
@@ -220,9 +224,8 @@ impl Channel for HttpChannel {
 
     fn min_interval(&self) -> Option<Duration> {
         match self.flavour {
-            // Group robots accept about 20 messages a minute.
             HttpFlavour::DingTalk { .. } | HttpFlavour::WeCom | HttpFlavour::Feishu { .. } => {
-                Some(Duration::from_secs(3))
+                Some(ROBOT_MIN_INTERVAL)
             }
             HttpFlavour::Webhook { .. } | HttpFlavour::Sms { .. } => None,
         }
@@ -236,4 +239,47 @@ fn preview(body: &[u8]) -> String {
         preview.push('…');
     }
     preview
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::with_min_interval;
+    use std::sync::Arc;
+
+    fn channel(flavour: HttpFlavour) -> HttpChannel {
+        HttpChannel::new(
+            "http://127.0.0.1:9/hook",
+            flavour,
+            Duration::from_secs(1),
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn robots_are_paced_by_default_and_the_plan_can_change_it() {
+        for flavour in [
+            HttpFlavour::DingTalk { secret: None },
+            HttpFlavour::WeCom,
+            HttpFlavour::Feishu { secret: None },
+        ] {
+            assert_eq!(
+                channel(flavour).min_interval(),
+                Some(Duration::from_secs(3))
+            );
+        }
+        let webhook = channel(HttpFlavour::Webhook { secret: None });
+        assert_eq!(webhook.min_interval(), None);
+        let robot: Arc<dyn Channel> = Arc::new(channel(HttpFlavour::WeCom));
+        assert_eq!(
+            with_min_interval(robot.clone(), Some(Duration::from_millis(500))).min_interval(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            with_min_interval(robot, Some(Duration::ZERO)).min_interval(),
+            None,
+            "0 is no pacing"
+        );
+    }
 }

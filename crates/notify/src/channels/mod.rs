@@ -3,10 +3,10 @@
 mod email;
 mod http;
 
-pub use email::EmailChannel;
+pub use email::{EmailChannel, email_message_id};
 pub use http::{HttpChannel, HttpFlavour};
 
-use crate::channel::Channel;
+use crate::channel::{BoxFuture, Channel, Outgoing, SendError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,5 +151,34 @@ pub fn build_channel(
             timeout,
             extra_ca_files,
         )?),
+    })
+}
+
+/// A channel sent at a pace the plan sets (`min_interval_ms`) instead of
+/// its kind's default.
+struct Paced {
+    inner: Arc<dyn Channel>,
+    interval: Option<Duration>,
+}
+
+impl Channel for Paced {
+    fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+        self.inner.send(message)
+    }
+
+    fn min_interval(&self) -> Option<Duration> {
+        self.interval
+    }
+}
+
+/// `channel` with `min_interval` as the least time between two of its
+/// messages; None or zero: no pacing at all. Its sends are the channel's own.
+pub fn with_min_interval(
+    channel: Arc<dyn Channel>,
+    min_interval: Option<Duration>,
+) -> Arc<dyn Channel> {
+    Arc::new(Paced {
+        inner: channel,
+        interval: min_interval.filter(|interval| !interval.is_zero()),
     })
 }

@@ -61,6 +61,7 @@ impl Checker {
         for (key, value) in [
             ("header_timeout_seconds", limits.header_timeout_seconds),
             ("body_timeout_seconds", limits.body_timeout_seconds),
+            ("body_deadline_seconds", limits.body_deadline_seconds),
             (
                 "keepalive_timeout_seconds",
                 limits.keepalive_timeout_seconds,
@@ -76,6 +77,21 @@ impl Checker {
             self.report(
                 "gateway.limits.ban_max_seconds",
                 "must not be shorter than ban_base_seconds",
+            );
+        }
+        if limits.max_in_flight != 0 && limits.in_flight_per_ip > limits.max_in_flight {
+            self.report(
+                "gateway.limits.in_flight_per_ip",
+                format!(
+                    "must not exceed max_in_flight ({}), or one client could take every slot",
+                    limits.max_in_flight
+                ),
+            );
+        }
+        if !(1..=1000).contains(&limits.h2_streams_per_connection) {
+            self.report(
+                "gateway.limits.h2_streams_per_connection",
+                "must be between 1 and 1000",
             );
         }
         if limits.max_header_bytes != 0 && limits.max_header_bytes < 1024 {

@@ -14,6 +14,10 @@ use crate::response::{
 use crate::validate::{Items, Parts};
 use std::collections::HashMap;
 
+/// The longest pace a channel may set: a notification held back more than
+/// an hour by its own channel is no longer a notification.
+const MAX_CHANNEL_INTERVAL_MS: u64 = 60 * 60 * 1000;
+
 /// The names other sections may refer to.
 pub(super) struct Context<'a> {
     /// Level ids, in the plan's order.
@@ -641,6 +645,16 @@ impl Checker {
         }
         if let Some(host) = &channel.smtp_host {
             self.not_blank(path::key(at, "smtp_host"), host);
+        }
+        if let Some(interval) = channel.min_interval_ms
+            && interval > MAX_CHANNEL_INTERVAL_MS
+        {
+            self.report(
+                path::key(at, "min_interval_ms"),
+                format!(
+                    "{interval} ms is more than an hour between two messages: at most {MAX_CHANNEL_INTERVAL_MS}"
+                ),
+            );
         }
         if channel.smtp_port == Some(0) {
             self.report(path::key(at, "smtp_port"), "must be a port from 1 to 65535");

@@ -52,10 +52,14 @@ pub async fn run(
         outcome.backend,
         outcome.detail
     );
+    // `switch_site` told the site's open incidents (Command::CutOff /
+    // Reopen): a cut-off marks them contained, a reopening is noted.
     for id in &outcome.incidents {
         match to {
             SiteState::Maintenance => println!("incident #{id} marked contained (site cut off)"),
-            SiteState::Serving => println!("incident #{id}: site serving again"),
+            SiteState::Serving => {
+                println!("incident #{id} notes the reopening (site serving again)")
+            }
         }
     }
     if !outcome.in_force {

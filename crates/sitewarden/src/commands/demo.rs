@@ -4,14 +4,13 @@
 
 use super::serve::{cancel_on_signal, describe};
 use sitewarden_analysis::Verdict;
-use sitewarden_contain::SiteState;
 use sitewarden_demo_sites::{
     DutyMessage, DutyRoom, Encoding, SampleSite, SiteServer, Variant, loopback_plan_options,
 };
+use sitewarden_incident::Command;
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent, approve_baseline, now_ms};
-use sitewarden_plan::{Plan, SampleGateway, sample_plan_with};
+use sitewarden_plan::{Plan, PlaybookAction, Role, SampleGateway, sample_plan_with};
 use sitewarden_runner::Runner;
-use sitewarden_runner::{SwitchRequest, switch_site};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,7 +82,7 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
     let drills = DrillRegistry::default();
     let monitor = Monitor::new(&plan, store.clone(), drills.clone(), None).await?;
     approve_all(&monitor, &store, &plan).await?;
-    let front = super::serve::Front::start(&plan, &data, &store).await?;
+    let front = super::serve::Front::start(&plan, &plan_path, &data, &store).await?;
     println!();
 
     let cancel = CancellationToken::new();
@@ -118,6 +117,15 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
             plan: &plan,
         }) => Some(result),
         _ = cancel.cancelled() => None,
+    };
+    let drill = match drill {
+        Some(Ok(incident_id)) => tokio::select! {
+            result = scanner_drill(gateway_addr, &store, portal.host()) => {
+                Some(result.map(|()| incident_id))
+            }
+            _ = cancel.cancelled() => None,
+        },
+        other => other,
     };
     let outcome = match drill {
         Some(Ok(incident_id)) => {
@@ -268,7 +276,14 @@ async fn drill(
     let notified = tokio::time::timeout(STEP_TIMEOUT, async {
         loop {
             match notifications.recv().await {
-                Ok(message) if message.id.starts_with(&format!("incident-{incident_id}/")) => {
+                // The escalation chain's messages (not the approval
+                // requests to the commanders): its first step is the
+                // duty officer.
+                Ok(message)
+                    if message
+                        .id
+                        .starts_with(&format!("incident-{incident_id}/chain:")) =>
+                {
                     return Some(message);
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
@@ -313,33 +328,140 @@ async fn drill(
     drills.stop("portal");
 
     // Reopening waits for a commander's instruction (PLAN §5): here the
-    // demo gives it.
-    let reopened = switch_site(
-        contained.store,
-        Some(contained.plan),
-        &SwitchRequest {
-            site: "portal".into(),
-            to: SiteState::Serving,
-            reason: "page restored and checked clean; reopening approved (demo)".into(),
-            by: "王小明 (demo commander)".into(),
-        },
-    )
-    .await?;
-    let status = gateway_status(contained.gateway, portal.host()).await?;
+    // demo's leader gives it, and the playbook carries it out.
+    let incident = contained
+        .store
+        .engine_incident(incident_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("incident #{incident_id} has no engine state"))?;
+    let request = incident
+        .approvals
+        .iter()
+        .position(|r| r.action == PlaybookAction::ReopenSite && r.answer.is_none())
+        .ok_or_else(|| anyhow::anyhow!("no approval of reopen_site was asked"))?;
+    let leader = contained
+        .plan
+        .roster
+        .iter()
+        .find(|person| person.roles.contains(&Role::Leader))
+        .map_or_else(|| "组长".to_string(), |person| person.name.clone());
+    contained
+        .store
+        .apply_command(
+            incident_id,
+            Command::AnswerApproval {
+                request,
+                approved: true,
+                roles: vec![Role::Leader],
+                note: "网页已恢复并复核，同意恢复对外服务（演练）".into(),
+            },
+            &leader,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("approving the reopening: {error}"))?;
     println!(
-        ">>> 恢复服务 REOPEN: {} — the gateway answers {status} again",
-        reopened.detail
+        ">>> 批准 APPROVE: {leader} (leader) approves reopening the site: `sitewarden incident approve {incident_id} --request {request} --by {leader}`"
+    );
+    let approved = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        let status = gateway_status(contained.gateway, portal.host()).await?;
+        if status != 503 {
+            break status;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the playbook did not reopen the portal within {STEP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        ">>> 恢复服务 REOPEN: the playbook reopened the portal {} ms after the approval — the gateway answers {status} again",
+        approved.elapsed().as_millis()
     );
     Ok(incident_id)
+}
+
+/// The second drill: a scanner (127.0.0.9) sends SQL injection probes to
+/// the portal through the gateway; live log watching sees them in the
+/// gateway's requests and blocks the address at the gateway.
+async fn scanner_drill(
+    gateway: SocketAddr,
+    store: &sitewarden_store::Store,
+    host: &str,
+) -> anyhow::Result<()> {
+    let scanner: std::net::IpAddr = [127, 0, 0, 9].into();
+    println!();
+    println!(
+        ">>> 演练 DRILL 2: a scanner at {scanner} probes the portal through the gateway with SQL injection"
+    );
+    let started = std::time::Instant::now();
+    for probe in 1..=3 {
+        let target = format!("/news.php?id=-{probe}%20union%20select%201,2,3--");
+        let status = gateway_status_from(gateway, Some(scanner), host, &target).await;
+        println!(
+            "    GET {target} → {}",
+            status.map_or_else(|_| "refused".to_string(), |code| code.to_string())
+        );
+    }
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let block = loop {
+        let blocks = store.active_blocks(now_ms()).await?;
+        if let Some(block) = blocks.into_iter().find(|b| b.net.starts_with("127.0.0.9")) {
+            break block;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("live log watching did not block the scanner within {STEP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    println!(
+        ">>> 封禁 BLOCKED: {} at the gateway {} ms after the first probe, until {} — {}",
+        block.net,
+        started.elapsed().as_millis(),
+        block
+            .until_ms
+            .map(crate::output::time)
+            .unwrap_or_else(|| "lifted by hand".into()),
+        block.reason
+    );
+    let again = gateway_status_from(gateway, Some(scanner), host, "/").await;
+    println!(
+        "    its next request: {}; everyone else: {}",
+        again.map_or_else(
+            |_| "refused at the gateway".to_string(),
+            |code| code.to_string()
+        ),
+        gateway_status(gateway, host).await?
+    );
+    Ok(())
 }
 
 /// The status the gateway answers for `host`'s home page (HTTP/1.0, so
 /// the answer ends with the connection).
 async fn gateway_status(gateway: SocketAddr, host: &str) -> anyhow::Result<u16> {
+    gateway_status_from(gateway, None, host, "/").await
+}
+
+/// The status the gateway answers for `target` on `host`, asked from
+/// `source` (a loopback address) when given.
+async fn gateway_status_from(
+    gateway: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    host: &str,
+    target: &str,
+) -> anyhow::Result<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(gateway).await?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    if let Some(source) = source {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
+    let mut stream = socket.connect(gateway).await?;
     stream
-        .write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {target} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: demo-scanner\r\n\r\n")
+                .as_bytes(),
+        )
         .await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;

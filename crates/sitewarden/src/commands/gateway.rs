@@ -133,12 +133,7 @@ async fn foreground(
             .to_path_buf();
         let plan = load_plan(&plan_path)?;
         let config = config_from_plan(&plan, data)?;
-        let reload_data = data.to_path_buf();
-        let reloader: sitewarden_gateway::Reloader = Arc::new(move || {
-            let plan = Plan::load(&plan_path).map_err(|error| error.to_string())?;
-            config_from_plan(&plan, &reload_data).map_err(|error| format!("{error:#}"))
-        });
-        (config, Some(reloader))
+        (config, Some(plan_reloader(&plan_path, data)))
     } else {
         let routes = routes
             .iter()
@@ -215,6 +210,16 @@ async fn foreground(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Re-reads the plan file into a gateway configuration, for a reload
+/// (SIGHUP, or the control socket's `reload`).
+pub fn plan_reloader(plan_path: &Path, data: &Path) -> sitewarden_gateway::Reloader {
+    let (plan_path, data) = (plan_path.to_path_buf(), data.to_path_buf());
+    Arc::new(move || {
+        let plan = Plan::load(&plan_path).map_err(|error| error.to_string())?;
+        config_from_plan(&plan, &data).map_err(|error| format!("{error:#}"))
+    })
+}
+
 /// The gateway configuration the plan describes.
 pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfig> {
     let settings = plan
@@ -285,10 +290,13 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             burst_per_ip: limits.burst_per_ip,
             connections_per_ip: limits.connections_per_ip,
             max_in_flight: limits.max_in_flight,
+            in_flight_per_ip: limits.in_flight_per_ip,
+            h2_streams_per_connection: limits.h2_streams_per_connection,
             max_header_bytes: limits.max_header_bytes,
             max_headers: limits.max_headers,
             header_timeout: seconds(limits.header_timeout_seconds),
             body_timeout: seconds(limits.body_timeout_seconds),
+            body_deadline: seconds(limits.body_deadline_seconds),
             keepalive_timeout: seconds(limits.keepalive_timeout_seconds),
             ban_after_refusals: limits.ban_after_refusals,
             ban_base: seconds(limits.ban_base_seconds),

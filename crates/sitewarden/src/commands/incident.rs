@@ -6,12 +6,15 @@ use super::{load_plan, open_existing_store};
 use crate::cli::{ActArgs, IncidentCommand};
 use crate::output;
 use jiff::Timestamp;
+use sitewarden_incident::time::human_duration;
 use sitewarden_incident::{
-    Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks, effective_level,
-    steps, suggest_level,
+    Clock, ClockStatus, Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks,
+    effective_level, steps, suggest_level,
 };
 use sitewarden_plan::Plan;
-use sitewarden_store::{ApplyError, IncidentDetail, IncidentSummary, Store};
+use sitewarden_store::{
+    ApplyError, IncidentDetail, IncidentSummary, OutboxMessage, OutboxState, Store,
+};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -161,6 +164,19 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
 /// says why, and changes nothing.
 async fn apply(act: &ActArgs, command: Command) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&act.plan.plan)?;
+    // Every act is recorded with its actor: a name the plan's roster knows,
+    // not whoever the shell user happens to be.
+    if !plan.roster.iter().any(|person| person.name == act.by) {
+        anyhow::bail!(
+            "refused: {:?} is not in the plan's roster; give your roster name with --by ({})",
+            act.by,
+            plan.roster
+                .iter()
+                .map(|person| person.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let store = open_existing_store(&act.data.data)
         .await?
         .with_plan(std::sync::Arc::new(plan))
@@ -220,6 +236,32 @@ fn engine_json(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> serde_
         "playbook": steps(rules, incident),
         "reporter": incident.reporter,
     })
+}
+
+/// One clock for people: its key, due time, reminder time and outcome,
+/// late by seconds under a minute ("missed by 40 s", never "1 min").
+fn clock_line(clock: &Clock) -> String {
+    let reminder = clock
+        .warn_at
+        .map(|warn_at| format!("  reminder {}", output::time(warn_at.as_millisecond())))
+        .unwrap_or_default();
+    let status = match clock.status {
+        ClockStatus::Pending => "pending".to_owned(),
+        ClockStatus::Met => "met".to_owned(),
+        ClockStatus::Missed => format!(
+            "missed by {}",
+            human_duration(clock.missed_by_seconds.unwrap_or(0))
+        ),
+    };
+    let done = clock
+        .done_at
+        .map(|done_at| format!(" (done {})", output::time(done_at.as_millisecond())))
+        .unwrap_or_default();
+    format!(
+        "{:<24} due {}{reminder}  {status}{done}",
+        clock.key,
+        output::time(clock.due.as_millisecond())
+    )
 }
 
 fn summary_json(incident: &IncidentSummary) -> serde_json::Value {
@@ -325,10 +367,16 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
         })
         .collect();
     let engine = store.engine_incident(id).await?;
+    let messages = store.incident_messages(id).await?;
     let now = Timestamp::now();
     if json {
         let mut document = detail_json(&detail, &blob_paths);
         document["incident"] = incident_json(&store, rules.as_ref(), &detail.summary, now).await?;
+        document["notifications"] = messages
+            .iter()
+            .map(super::outbox::message_json)
+            .collect::<Vec<_>>()
+            .into();
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         print_detail(
@@ -337,6 +385,7 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
             rules.as_ref().zip(engine.as_ref()),
             now,
         );
+        print_notifications(&messages);
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
@@ -417,15 +466,7 @@ fn print_detail(
         println!();
         println!("clocks:");
         for clock in clocks(rules, engine, now) {
-            let status = match clock.missed_by_minutes {
-                Some(minutes) => format!("{:?} by {minutes} min", clock.status).to_lowercase(),
-                None => format!("{:?}", clock.status).to_lowercase(),
-            };
-            println!(
-                "  {:<24} due {}  {status}",
-                clock.key,
-                output::time(clock.due.as_millisecond())
-            );
+            println!("  {}", clock_line(&clock));
         }
         if !engine.exposures.is_empty() {
             println!();
@@ -443,7 +484,7 @@ fn print_detail(
                         .unwrap_or_default(),
                     exposure.kind,
                     output::time(exposure.start.at.as_millisecond()),
-                    sitewarden_incident::time::human_duration(seconds),
+                    human_duration(seconds),
                     if exposure.ended_at.is_none() {
                         " so far"
                     } else {
@@ -510,5 +551,32 @@ fn print_detail(
             "  #{} {} {} bytes, sha256 {}\n      {}",
             item.id, item.kind, item.size, item.content_sha256, path
         );
+    }
+}
+
+/// The incident's messages in the outbox: who was told on which channel,
+/// and whether it got there.
+fn print_notifications(messages: &[OutboxMessage]) {
+    println!();
+    if messages.is_empty() {
+        println!("notifications: none");
+        return;
+    }
+    let count = |state: OutboxState| {
+        messages
+            .iter()
+            .filter(|message| message.state == state)
+            .count()
+    };
+    println!(
+        "notifications: {} sent, {} pending, {} sending, {} dead",
+        count(OutboxState::Sent),
+        count(OutboxState::Pending),
+        count(OutboxState::Sending),
+        count(OutboxState::Dead)
+    );
+    super::outbox::print_messages(messages, "  ");
+    if count(OutboxState::Dead) > 0 {
+        println!("  send dead letters again: sitewarden outbox retry ID (or --all-dead)");
     }
 }

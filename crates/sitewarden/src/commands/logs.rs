@@ -13,8 +13,8 @@ use crate::cli::{DataArg, PlanArg};
 use crate::output;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use sitewarden_livewatch::forensics;
 use sitewarden_logwatch::{Config, LogFormat, Report, render_html};
-use sitewarden_store::EvidenceInput;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -314,29 +314,24 @@ async fn timeline(request: TimelineRequest<'_>) -> anyhow::Result<ExitCode> {
     let around_ms = around.as_millisecond();
     let window_ms = request.window_minutes.max(1) * 60_000;
     let logs = if request.logs.is_empty() {
-        let default = request.data.join("gateway-access.log");
-        if !default.is_file() {
+        let logs = forensics::site_logs(&plan, request.data, request.site);
+        if logs.is_empty() {
             anyhow::bail!(
-                "no log given (--log FILE) and no gateway access log in {}",
+                "no log given (--log FILE) and none of {}'s logs found (the gateway's access log \
+                 in {}, the plan's [[logwatch.files]])",
+                request.site,
                 request.data.display()
             );
         }
-        vec![default]
+        logs
     } else {
         request.logs
     };
     let config = request.config;
     let path = request.path.map(str::to_string);
+    let read = logs.clone();
     let (records, timeline) = tokio::task::spawn_blocking(move || {
-        let records = sitewarden_logwatch::records_between(
-            &logs,
-            &config,
-            around_ms - window_ms,
-            around_ms + window_ms,
-        )?;
-        let timeline =
-            sitewarden_logwatch::timeline(&records, around_ms, window_ms, path.as_deref());
-        Ok::<_, sitewarden_logwatch::LogwatchError>((records.len(), timeline))
+        forensics::read_timeline(&read, &config, around_ms, window_ms, path.as_deref())
     })
     .await??;
     let text = timeline.to_text();
@@ -363,20 +358,7 @@ async fn timeline(request: TimelineRequest<'_>) -> anyhow::Result<ExitCode> {
         });
     match incident {
         Some(incident) => {
-            let evidence = EvidenceInput {
-                kind: "log_timeline".into(),
-                content: json.into_bytes(),
-                media_type: "application/json".into(),
-                captured_at: jiff::Timestamp::now().as_millisecond(),
-                metadata: serde_json::json!({
-                    "site": request.site,
-                    "around": request.around,
-                    "window_minutes": request.window_minutes,
-                    "path": request.path,
-                    "requests_read": records,
-                    "summary": text.lines().take(40).collect::<Vec<_>>().join("\n"),
-                }),
-            };
+            let evidence = forensics::timeline_evidence(request.site, &logs, records, &timeline);
             let id = store
                 .attach_evidence(
                     incident.id,

@@ -11,6 +11,7 @@ pub mod guard;
 mod incident;
 mod init;
 pub mod logs;
+mod outbox;
 mod serve;
 mod status;
 
@@ -51,6 +52,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve { plan, data } => serve::run(&plan.plan, &data.data).await,
         Command::Status { plan, data } => status::run(&plan.plan, &data.data).await,
         Command::Incident { command } => incident::run(command).await,
+        Command::Outbox { command } => outbox::run(command).await,
         Command::Evidence { command } => match command {
             EvidenceCommand::Verify { data } => evidence::verify(&data.data).await,
         },

@@ -1,9 +1,12 @@
 //! `sitewarden serve`: the probe loop, the incident runner and a guard
-//! watcher for every web root of the plan, until Ctrl-C or SIGTERM.
+//! watcher for every web root of the plan, and the gateway when the plan
+//! has one, until Ctrl-C or SIGTERM; SIGHUP reloads the gateway's
+//! configuration from the plan.
 
 use super::guard::print_guard_report;
 use super::{load_plan, open_store_with_plan};
 use crate::output;
+use anyhow::Context;
 use sitewarden_guard::{GuardData, GuardReport, PageMap, RelPath, WatchConfig, guard_root};
 use sitewarden_monitor::{DrillRegistry, Monitor, MonitorEvent};
 use sitewarden_plan::{Plan, Site, WebRoot};
@@ -17,6 +20,10 @@ use tokio_util::sync::CancellationToken;
 /// Runs the monitor until interrupted; the checks in flight are recorded
 /// before it exits.
 pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
+    // Taken over first, so a SIGHUP from now on reloads rather than ends
+    // serve (its default action).
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
     let plan = load_plan(plan_path)?;
     let store = open_store_with_plan(data, &plan).await?;
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), None).await?;
@@ -52,15 +59,21 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     ));
     let guards = start_guards(&plan, data, &store, &runner, &cancel);
     prepare_backends(&plan).await;
-    let front = match Front::start(&plan, data, &store).await {
+    let front = match Front::start(&plan, plan_path, data, &store).await {
         Ok(front) => front,
         Err(error) => {
             cancel.cancel();
             return Err(error);
         }
     };
+    let reloads = tokio::spawn(reload_gateway_on_hangup(
+        hangup,
+        front.gateway_reloader(),
+        cancel.clone(),
+    ));
     monitor.run(cancel.clone()).await;
     cancel.cancel();
+    let _ = reloads.await;
     front.stop().await?;
     let _ = printer.await;
     for guard in guards {
@@ -122,7 +135,13 @@ impl Front {
     /// start (its address taken, a bad certificate) stops serve:
     /// containment depends on it; so does a log file that cannot be
     /// followed.
-    pub async fn start(plan: &Plan, data: &Path, store: &Store) -> anyhow::Result<Front> {
+    /// The gateway's reload re-reads `plan_path`.
+    pub async fn start(
+        plan: &Plan,
+        plan_path: &Path,
+        data: &Path,
+        store: &Store,
+    ) -> anyhow::Result<Front> {
         let watch_logs = plan.logwatch.enabled;
         let (tap, tap_lines) = if plan.gateway.is_some() && watch_logs {
             let (tap, lines) = sitewarden_gateway::tap::RequestTap::channel(TAP_CAPACITY);
@@ -136,8 +155,9 @@ impl Front {
                 let mut config = super::gateway::config_from_plan(plan, data)?;
                 config.tap = tap;
                 let data_dir = data.to_path_buf();
+                let reloader = super::gateway::plan_reloader(plan_path, data);
                 let handle = tokio::task::spawn_blocking(move || {
-                    let handle = sitewarden_gateway::start(config, &data_dir, None)?;
+                    let handle = sitewarden_gateway::start(config, &data_dir, Some(reloader))?;
                     handle.wait_ready(std::time::Duration::from_secs(10))?;
                     Ok::<_, sitewarden_gateway::GatewayError>(handle)
                 })
@@ -165,6 +185,13 @@ impl Front {
         Ok(Front { gateway, logwatch })
     }
 
+    /// The running gateway's reload (from the plan), for SIGHUP.
+    pub fn gateway_reloader(
+        &self,
+    ) -> Option<std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>> {
+        self.gateway.as_ref().map(|gateway| gateway.reloader())
+    }
+
     /// Stops the gateway (in-flight requests finish), then log watching
     /// (the offsets are saved, what it found is recorded).
     pub async fn stop(self) -> anyhow::Result<()> {
@@ -183,6 +210,38 @@ impl Front {
             );
         }
         Ok(())
+    }
+}
+
+/// Reloads the gateway's configuration from the plan on every SIGHUP
+/// (routes, trusted proxies, allow- and blocklist, limits, approved files),
+/// without dropping a connection, until serve stops. The rest of serve
+/// keeps the plan it started with. A plan that does not load, or gives no
+/// valid gateway configuration, is refused and the running one stays.
+async fn reload_gateway_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    reload: Option<std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            received = hangup.recv() => if received.is_none() { return },
+        }
+        let Some(reload) = reload.clone() else {
+            println!(
+                "SIGHUP: the plan has no [gateway] to reload; restart serve for other changes"
+            );
+            continue;
+        };
+        // The plan is read and origins resolved on a blocking thread.
+        match tokio::task::spawn_blocking(move || reload()).await {
+            Ok(Ok(())) => println!("gateway configuration reloaded from the plan"),
+            Ok(Err(problem)) => {
+                eprintln!("gateway reload refused, the running configuration stays: {problem}")
+            }
+            Err(error) => eprintln!("gateway reload failed: {error}"),
+        }
     }
 }
 

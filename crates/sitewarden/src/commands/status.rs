@@ -1,6 +1,6 @@
 //! `sitewarden status`: every page of the plan with its last verdict, the
-//! sites cut off from external service (with how to reopen them), and the
-//! open incidents.
+//! sites cut off from external service (with how to reopen them), the open
+//! incidents, and the notifications waiting or dead.
 
 use super::{load_plan, open_existing_store};
 use crate::output;
@@ -106,6 +106,19 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let counts = store.outbox_counts().await?;
+    println!();
+    println!(
+        "notifications: {} pending, {} sending, {} dead{}",
+        counts.pending,
+        counts.sending,
+        counts.dead,
+        if counts.dead > 0 {
+            " — see `sitewarden outbox list --state dead`, send again with `sitewarden outbox retry`"
+        } else {
+            ""
+        }
+    );
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,134 @@
+//! Answering a verified path whose approved file is too large for the
+//! cache (over [`MAX_CACHED_BYTES`](crate::integrity::MAX_CACHED_BYTES)):
+//! streamed from the vault a chunk at a time, so a hundred visitors
+//! downloading a 30 MB document cost a chunk each, not 30 MB each. The
+//! answer is otherwise the one `serve_approved` gives (status, validators,
+//! headers, the background check of the origin), and it fails closed the
+//! same way: a vault copy that does not hash to the approved BLAKE3 is a
+//! 503, and one that changes while it is sent ends the download short of
+//! its `Content-Length`.
+
+use super::{Ctx, Gateway};
+use crate::integrity::{ApprovedFile, Integrity, content_type};
+use crate::routes::Route;
+use crate::verify::Visit;
+use bytes::Bytes;
+use pingora::prelude::*;
+use pingora_http::ResponseHeader;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+impl Gateway {
+    pub(super) async fn serve_approved_streamed(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        route: &Arc<Route>,
+        integrity: Arc<Integrity>,
+        file: ApprovedFile,
+        host: &str,
+    ) -> Result<bool> {
+        let opened = {
+            let integrity = integrity.clone();
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || integrity.open_streamed(&file)).await
+        };
+        let mut reader = match opened
+            .map_err(|error| error.to_string())
+            .and_then(|reader| reader)
+        {
+            Ok(reader) => reader,
+            Err(problem) => {
+                log::error!(
+                    "site {}: approved copy of {} unavailable: {problem}",
+                    route.site,
+                    file.path
+                );
+                let body =
+                    Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
+                return self
+                    .respond(session, 503, &[("Retry-After", "30".into())], body, false)
+                    .await;
+            }
+        };
+        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
+        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
+        let not_modified = session
+            .req_header()
+            .headers
+            .get_all(http::header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        let status = if not_modified { 304 } else { 200 };
+        let mut header = ResponseHeader::build(status, Some(6))?;
+        header.insert_header("Content-Type", content_type(&file.path))?;
+        if !not_modified {
+            header.insert_header("Content-Length", file.size.to_string())?;
+        }
+        header.insert_header("ETag", etag)?;
+        header.insert_header("Cache-Control", "no-cache")?;
+        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
+        let head = session.req_header().method == http::Method::HEAD;
+        let bodyless = head || not_modified || file.size == 0;
+        session
+            .write_response_header(Box::new(header), bodyless)
+            .await?;
+        if !bodyless {
+            while !reader.done() {
+                let (back, chunk) = tokio::task::spawn_blocking(move || {
+                    let chunk = reader.next_chunk();
+                    (reader, chunk)
+                })
+                .await
+                .map_err(|error| Error::because(ErrorType::InternalError, "reading", error))?;
+                reader = back;
+                match chunk {
+                    Ok(Some(bytes)) => {
+                        session
+                            .write_response_body(Some(bytes), reader.done())
+                            .await?;
+                    }
+                    Ok(None) => break,
+                    Err(problem) => {
+                        // The header is out: all that is left is to end the
+                        // download short, so the client cannot take it for
+                        // the file.
+                        log::error!(
+                            "site {}: approved copy of {} changed while it was sent: {problem}",
+                            route.site,
+                            file.path
+                        );
+                        return Error::e_explain(ErrorType::InternalError, problem);
+                    }
+                }
+            }
+        }
+        if let Some(checker) = &self.shared.checker {
+            let target = session
+                .req_header()
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            checker.visited(
+                Visit {
+                    route: route.clone(),
+                    file,
+                    // Compared with the vault copy as it streams in (see
+                    // `verify.rs`), never held whole.
+                    approved: Bytes::new(),
+                    host: host.to_string(),
+                    target,
+                    client: ctx
+                        .client
+                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                },
+                integrity,
+            );
+        }
+        Ok(true)
+    }
+}
