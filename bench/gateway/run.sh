@@ -29,6 +29,7 @@
 #   ROUNDS=5 WRK_SECONDS=15 WRK_CONNECTIONS=64 WARMUP_SECONDS=5
 #   FLOOD_SECONDS=15 RACE_SECONDS=10 RACE_CONNECTIONS=32
 #   CARGO_TARGET_DIR (where the release build goes; default ./target)
+#   PARTS="throughput flood race" (the parts to run; e.g. PARTS=throughput)
 #   NO_BUILD=1 (use the binaries already built)   KEEP_WORK=1 (keep the logs)
 #   BENCH_TMP (parent of the work directory; default /dev/shm)
 # Needs: nginx, wrk, curl and /usr/bin/time (installed with apt-get when
@@ -46,6 +47,14 @@ WARMUP_SECONDS=${WARMUP_SECONDS:-5}
 FLOOD_SECONDS=${FLOOD_SECONDS:-15}
 RACE_SECONDS=${RACE_SECONDS:-10}
 RACE_CONNECTIONS=${RACE_CONNECTIONS:-32}
+PARTS=" ${PARTS:-throughput flood race} "
+for part in $PARTS; do
+    case $part in
+        throughput | flood | race) ;;
+        *) echo "PARTS: unknown part $part (throughput, flood, race)" >&2; exit 2 ;;
+    esac
+done
+part() { [[ $PARTS == *" $1 "* ]]; }
 HOST=portal.example.gov.test
 LEGIT_RATE=20
 
@@ -322,6 +331,7 @@ done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------ 1. throughput
+if part throughput; then
 declare -A PORT_OF=([nginx]=$PROXY_PORT [gateway-off]=$GW_OFF_PORT [gateway-on]=$GW_ON_PORT [origin]=$ORIGIN_PORT)
 declare -A PID_OF=([nginx]=$PROXY_PID [gateway-off]=$GW_OFF_PID [gateway-on]=$GW_ON_PID [origin]=$ORIGIN_PID)
 declare -A PATH_OF=([small]=/ [100k]=/page-100k.html)
@@ -380,6 +390,7 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 gateway_status "$WORK/gw-on-data" > "$RESULTS/gw-on-status-after.json"
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ----------------------------------------------------------- 2. flood
@@ -405,6 +416,7 @@ PY
     : > "$WORK/logs/nginx-proxy-access.log"
 }
 
+if part flood; then
 DEFENCES='rate_per_ip = 20
 burst_per_ip = 40
 ban_after_refusals = 50'
@@ -424,6 +436,7 @@ for scenario in off on on-allowlisted; do
     stop "$pid"
     rm -f "$WORK/logs/flood-$scenario-access.log"
 done
+fi
 
 # ----------------------------------------------------- 3. tamper race
 race() {
@@ -433,6 +446,7 @@ race() {
         --page "/=$WWW/index.html" --page "/page-100k.html=$WWW/page-100k.html" \
         --connections "$RACE_CONNECTIONS" --seconds "$RACE_SECONDS" > "$RESULTS/race-$name.json"
 }
+if part race; then
 gateway_status "$WORK/gw-on-data" > "$RESULTS/race-gw-status-before.json"
 race gateway "$GW_ON_PORT"
 sleep 2 # the gateway records its sightings off the request path
@@ -449,6 +463,7 @@ print(json.dumps({
     "incidents": count("select count(*) from incidents"),
 }))
 PY
+fi
 grep -ciE 'error|panic' "$WORK/logs/gw-on.log" > "$RESULTS/gw-on-log-errors.txt" || true
 
 # ----------------------------------------------------------- the report

@@ -11,6 +11,7 @@
 //! full (the disk cannot keep up) lines are dropped and counted rather
 //! than blocking.
 
+use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -82,14 +83,19 @@ impl AccessLog {
 
     /// Appends one line to the buffer.
     pub fn log(&self, line: &LogLine<'_>) {
-        let line = format_line(line);
-        let mut pending = self.shared.bytes.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() + line.len() > MAX_PENDING {
-            drop(pending);
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        pending.extend_from_slice(&line);
+        // Formatted into this thread's scratch buffer (no allocation per
+        // line), outside the lock.
+        LINE.with_borrow_mut(|scratch| {
+            scratch.clear();
+            format_into(scratch, line);
+            let mut pending = self.shared.bytes.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.len() + scratch.len() > MAX_PENDING {
+                drop(pending);
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            pending.extend_from_slice(scratch);
+        });
     }
 
     /// Lines dropped because the writer could not keep up.
@@ -137,29 +143,51 @@ fn write_loop(path: &Path, file: std::fs::File, pending: Arc<Pending>) {
     }
 }
 
+thread_local! {
+    /// A line being formatted, reused for every line of this thread.
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+    /// The last second formatted as `$time_local`, and its text: every
+    /// request within the same second reuses it.
+    static TIME_LOCAL: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
 /// Formats one combined-format line (with its newline).
 pub fn format_line(line: &LogLine<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(192);
-    let _ = write!(out, "{} - - [{}] \"", line.client, time_local(line.at_ms));
-    escape_into(&mut out, line.method.as_bytes());
+    format_into(&mut out, line);
+    out
+}
+
+/// Appends one combined-format line (with its newline) to `out`.
+fn format_into(out: &mut Vec<u8>, line: &LogLine<'_>) {
+    let _ = write!(out, "{} - - [", line.client);
+    let second = line.at_ms.div_euclid(1000);
+    TIME_LOCAL.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            *cached = second;
+            *text = time_local(line.at_ms);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+    out.extend_from_slice(b"] \"");
+    escape_into(out, line.method.as_bytes());
     out.push(b' ');
-    escape_into(&mut out, line.target.as_bytes());
+    escape_into(out, line.target.as_bytes());
     out.push(b' ');
-    escape_into(&mut out, line.version.as_bytes());
+    escape_into(out, line.version.as_bytes());
     let _ = write!(out, "\" {} {} \"", line.status, line.bytes);
     if line.referer.is_empty() {
         out.push(b'-');
     } else {
-        escape_into(&mut out, line.referer);
+        escape_into(out, line.referer);
     }
     out.extend_from_slice(b"\" \"");
     if line.user_agent.is_empty() {
         out.push(b'-');
     } else {
-        escape_into(&mut out, line.user_agent);
+        escape_into(out, line.user_agent);
     }
     out.extend_from_slice(b"\"\n");
-    out
 }
 
 /// nginx's `$time_local`: `10/Oct/2026:13:55:36 +0800`, in the system's
@@ -209,6 +237,34 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn the_time_is_reused_within_a_second_and_follows_the_clock() {
+        let at = |at_ms| {
+            let line = LogLine {
+                client: "127.0.0.1".parse().unwrap(),
+                at_ms,
+                method: "GET",
+                target: "/",
+                version: "HTTP/1.1",
+                status: 200,
+                bytes: 0,
+                referer: b"",
+                user_agent: b"",
+            };
+            String::from_utf8(format_line(&line)).unwrap()
+        };
+        let second = 1_795_000_000_000;
+        assert_eq!(at(second), at(second + 999));
+        assert_ne!(at(second + 999), at(second + 1000));
+        assert!(
+            at(second + 1000).contains(&time_local(second + 1000)),
+            "{}",
+            at(second + 1000)
+        );
+        // Back in time (another request's start): not the cached second.
+        assert!(at(second).contains(&time_local(second)));
     }
 
     #[test]

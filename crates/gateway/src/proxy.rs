@@ -35,6 +35,7 @@ use pingora::prelude::*;
 use pingora_error::ErrorSource;
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::FailToProxy;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -289,26 +290,35 @@ fn framing_problem(header: &RequestHeader) -> Option<&'static str> {
 }
 
 fn header_bytes(header: &RequestHeader) -> usize {
+    // The request target as received (not `uri.to_string()`: no
+    // allocation on every request).
     header
         .headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum::<usize>()
-        + header.uri.to_string().len()
+        + header.raw_path().len()
 }
 
-fn request_host(header: &RequestHeader) -> Option<String> {
+/// The host the request is for: the authority of an absolute-form target,
+/// else the `Host` header (borrowed: no allocation in the common case).
+fn request_host(header: &RequestHeader) -> Option<Cow<'_, str>> {
     if let Some(host) = header.uri.host() {
         return Some(match header.uri.port_u16() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
+            Some(port) => Cow::Owned(format!("{host}:{port}")),
+            None => Cow::Borrowed(host),
         });
     }
     header
         .headers
         .get(http::header::HOST)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_string)
+        .map(Cow::Borrowed)
+}
+
+/// An address as a header value.
+fn ip_header_value(ip: IpAddr) -> http::HeaderValue {
+    http::HeaderValue::try_from(ip.to_string()).expect("an IP address is a valid header value")
 }
 
 #[async_trait]
@@ -484,11 +494,12 @@ impl ProxyHttp for Gateway {
             }
         }
 
-        let Some(host) = request_host(session.req_header()) else {
+        let routes = shared.routes.load();
+        let route = request_host(session.req_header()).map(|host| routes.lookup(&host).cloned());
+        let Some(route) = route else {
             return self.refuse(session, 400, "no Host").await;
         };
-        let routes = shared.routes.load();
-        let Some(route) = routes.lookup(&host).cloned() else {
+        let Some(route) = route else {
             let body = Bytes::from_static(b"404 no site is served under this host name\n");
             return self.respond(session, 404, &[], body, false).await;
         };
@@ -515,6 +526,9 @@ impl ProxyHttp for Gateway {
             && let Some(integrity) = &shared.integrity
             && let Some(file) = integrity.lookup(&route.site, session.req_header().uri.path())
         {
+            let host = request_host(session.req_header())
+                .map(Cow::into_owned)
+                .unwrap_or_default();
             return self
                 .serve_approved(session, ctx, &route, integrity.clone(), file, &host)
                 .await;
@@ -574,18 +588,28 @@ impl ProxyHttp for Gateway {
             .and_then(|addr| addr.as_inet())
             .map(|addr| crate::blocklist::canonical(addr.ip()));
         let client = ctx.client.or(peer);
-        if let Some(client) = client {
-            upstream.insert_header("X-Real-IP", client.to_string())?;
+        // Formatted once: without a trusted proxy in front the client is the
+        // peer, and both headers carry the same (shared) value.
+        let client_value = client.map(ip_header_value);
+        if let Some(value) = &client_value {
+            upstream.insert_header("X-Real-IP", value.clone())?;
         }
         if let Some(peer) = peer {
             let trusted = self.shared.trusted_proxies.load();
             let chain = match upstream.headers.get("x-forwarded-for") {
-                Some(existing) if trusted.iter().any(|net| net.contains(&peer)) => {
-                    format!("{}, {peer}", String::from_utf8_lossy(existing.as_bytes()))
-                }
-                _ => peer.to_string(),
+                Some(existing) if trusted.iter().any(|net| net.contains(&peer)) => Some(format!(
+                    "{}, {peer}",
+                    String::from_utf8_lossy(existing.as_bytes())
+                )),
+                _ => None,
             };
-            upstream.insert_header("X-Forwarded-For", chain)?;
+            match (chain, &client_value) {
+                (Some(chain), _) => upstream.insert_header("X-Forwarded-For", chain)?,
+                (None, Some(value)) if client == Some(peer) => {
+                    upstream.insert_header("X-Forwarded-For", value.clone())?
+                }
+                (None, _) => upstream.insert_header("X-Forwarded-For", ip_header_value(peer))?,
+            }
         }
         let tls = session
             .digest()
