@@ -279,6 +279,42 @@ async fn serve_watches_the_gateway_and_the_plans_logs_and_acts_on_what_it_finds(
             .contains("203.0.113.66"),
         "{timeline}"
     );
+    // The leader approves reopening from the CLI; the playbook reopens it.
+    let shown = json(&[
+        "incident", "show", &id, "--plan", plan_arg, "--data", data_arg, "--json",
+    ])
+    .await;
+    let request = shown["incident"]["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|a| a["action"] == "reopen_site")
+        .unwrap_or_else(|| panic!("no approval of reopen_site asked: {shown}"))
+        .to_string();
+    let (ok, out, err) = run(&[
+        "incident",
+        "approve",
+        &id,
+        "--request",
+        &request,
+        "--by",
+        "王小明",
+        "--plan",
+        plan_arg,
+        "--data",
+        data_arg,
+    ])
+    .await;
+    assert!(ok, "{out}{err}");
+    poll(
+        "zfcg reopened by the playbook",
+        Duration::from_secs(20),
+        || async {
+            (get_from(Ipv4Addr::LOCALHOST, gateway, zfcg.host(), "/").await == Some(200))
+                .then_some(())
+        },
+    )
+    .await;
     // The shell removed, a person reopens the site: in force at once and
     // noted in the incident's timeline.
     let (ok, out, err) = run(&[
