@@ -148,6 +148,57 @@ impl Gateway {
         Ok(true)
     }
 
+    /// The 503 for a verified path whose approved copy cannot be read:
+    /// fail closed — with no approved copy to serve, the origin's bytes are
+    /// not served in its place.
+    async fn approved_unavailable(
+        &self,
+        session: &mut Session,
+        route: &Route,
+        file: &crate::integrity::ApprovedFile,
+        problem: &str,
+    ) -> Result<bool> {
+        log::error!(
+            "site {}: approved copy of {} unavailable: {problem}",
+            route.site,
+            file.path
+        );
+        let body = Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
+        self.respond(session, 503, &[("Retry-After", "30".into())], body, false)
+            .await
+    }
+
+    /// The response header of an approved copy of `len` bytes (counted as
+    /// verified): 304 when the client's `If-None-Match` holds its ETag,
+    /// else 200. Returns it and whether it is the 304.
+    fn approved_header(
+        &self,
+        session: &Session,
+        file: &crate::integrity::ApprovedFile,
+        len: u64,
+    ) -> Result<(ResponseHeader, bool)> {
+        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
+        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
+        let not_modified = session
+            .req_header()
+            .headers
+            .get_all(http::header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        let status = if not_modified { 304 } else { 200 };
+        let mut header = ResponseHeader::build(status, Some(6))?;
+        header.insert_header("Content-Type", content_type(&file.path))?;
+        if !not_modified {
+            header.insert_header("Content-Length", len.to_string())?;
+        }
+        header.insert_header("ETag", etag)?;
+        header.insert_header("Cache-Control", "no-cache")?;
+        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
+        Ok((header, not_modified))
+    }
+
     /// Answers a verified path from the approved copy (never the origin's
     /// bytes), and has the origin checked in the background.
     async fn serve_approved(
@@ -181,39 +232,12 @@ impl Gateway {
         {
             Ok(approved) => approved,
             Err(problem) => {
-                // Fail closed: with no approved copy to serve, the origin's
-                // bytes are not served in its place.
-                log::error!(
-                    "site {}: approved copy of {} unavailable: {problem}",
-                    route.site,
-                    file.path
-                );
-                let body =
-                    Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
                 return self
-                    .respond(session, 503, &[("Retry-After", "30".into())], body, false)
+                    .approved_unavailable(session, route, &file, &problem)
                     .await;
             }
         };
-        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
-        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
-        let not_modified = session
-            .req_header()
-            .headers
-            .get_all(http::header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|tag| tag.trim() == etag || tag.trim() == "*");
-        let status = if not_modified { 304 } else { 200 };
-        let mut header = ResponseHeader::build(status, Some(6))?;
-        header.insert_header("Content-Type", content_type(&file.path))?;
-        if !not_modified {
-            header.insert_header("Content-Length", approved.len().to_string())?;
-        }
-        header.insert_header("ETag", etag)?;
-        header.insert_header("Cache-Control", "no-cache")?;
-        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
+        let (header, not_modified) = self.approved_header(session, &file, approved.len() as u64)?;
         let head = session.req_header().method == http::Method::HEAD;
         let bodyless = head || not_modified || approved.is_empty();
         session

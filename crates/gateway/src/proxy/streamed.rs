@@ -9,15 +9,13 @@
 //! its `Content-Length`.
 
 use super::{Ctx, Gateway};
-use crate::integrity::{ApprovedFile, Integrity, content_type};
+use crate::integrity::{ApprovedFile, Integrity};
 use crate::routes::Route;
 use crate::verify::Visit;
 use bytes::Bytes;
 use pingora::prelude::*;
-use pingora_http::ResponseHeader;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 impl Gateway {
     pub(super) async fn serve_approved_streamed(
@@ -40,37 +38,12 @@ impl Gateway {
         {
             Ok(reader) => reader,
             Err(problem) => {
-                log::error!(
-                    "site {}: approved copy of {} unavailable: {problem}",
-                    route.site,
-                    file.path
-                );
-                let body =
-                    Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
                 return self
-                    .respond(session, 503, &[("Retry-After", "30".into())], body, false)
+                    .approved_unavailable(session, route, &file, &problem)
                     .await;
             }
         };
-        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
-        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
-        let not_modified = session
-            .req_header()
-            .headers
-            .get_all(http::header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|tag| tag.trim() == etag || tag.trim() == "*");
-        let status = if not_modified { 304 } else { 200 };
-        let mut header = ResponseHeader::build(status, Some(6))?;
-        header.insert_header("Content-Type", content_type(&file.path))?;
-        if !not_modified {
-            header.insert_header("Content-Length", file.size.to_string())?;
-        }
-        header.insert_header("ETag", etag)?;
-        header.insert_header("Cache-Control", "no-cache")?;
-        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
+        let (header, not_modified) = self.approved_header(session, &file, file.size)?;
         let head = session.req_header().method == http::Method::HEAD;
         let bodyless = head || not_modified || file.size == 0;
         session
