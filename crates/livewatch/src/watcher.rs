@@ -110,6 +110,38 @@ fn observe(
     }
 }
 
+/// What the detector needs to take one line: the shared state, borrowed
+/// apart from the line's source.
+struct Feed<'a> {
+    detector: &'a mut LiveDetector,
+    out: &'a mpsc::Sender<Found>,
+    stats: &'a mut WatchStats,
+    sites: &'a SiteMap,
+    now_ms: i64,
+}
+
+impl Feed<'_> {
+    /// Parses one line and feeds its request: the site is `fixed` (a
+    /// file's `site`), else the one its host names. Bad lines are counted.
+    fn line(&mut self, parser: &mut Parser, fixed: Option<&str>, line: &[u8]) {
+        match parser.parse(line) {
+            Parsed::Record(record) => {
+                let site = fixed.or_else(|| self.sites.site_of(record.host));
+                observe(
+                    self.detector,
+                    self.out,
+                    self.stats,
+                    &record,
+                    site,
+                    self.now_ms,
+                );
+            }
+            Parsed::Skip => {}
+            Parsed::Bad(_) => self.stats.bad_lines += 1,
+        }
+    }
+}
+
 impl Watcher {
     /// One round: the tap, then every file, then the detector's tick if
     /// due. Returns true when more is waiting.
@@ -125,20 +157,19 @@ impl Watcher {
             stats,
             ..
         } = self;
+        let mut feed = Feed {
+            detector,
+            out,
+            stats,
+            sites,
+            now_ms,
+        };
         if let Some(tap) = tap {
             let mut taken = 0;
             while taken < TAP_BUDGET {
                 let Ok(line) = tap.try_recv() else { break };
                 taken += 1;
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                match tap_parser.parse(line) {
-                    Parsed::Record(record) => {
-                        let site = sites.site_of(record.host);
-                        observe(detector, out, stats, &record, site, now_ms);
-                    }
-                    Parsed::Skip => {}
-                    Parsed::Bad(_) => stats.bad_lines += 1,
-                }
+                feed.line(tap_parser, None, line.strip_suffix(b"\n").unwrap_or(&line));
             }
             more |= taken == TAP_BUDGET;
         }
@@ -148,13 +179,8 @@ impl Watcher {
                 parser,
                 site,
             } = source;
-            let result = tailer.poll(FILE_BUDGET, &mut |line| match parser.parse(line) {
-                Parsed::Record(record) => {
-                    let site = site.as_deref().or_else(|| sites.site_of(record.host));
-                    observe(detector, out, stats, &record, site, now_ms);
-                }
-                Parsed::Skip => {}
-                Parsed::Bad(_) => stats.bad_lines += 1,
+            let result = tailer.poll(FILE_BUDGET, &mut |line| {
+                feed.line(parser, site.as_deref(), line)
             });
             match result {
                 Ok(has_more) => more |= has_more,
@@ -221,19 +247,18 @@ impl Watcher {
         };
         match tap.recv_timeout(wait) {
             Ok(line) => {
-                let now = now_ms();
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                if let Parsed::Record(record) = self.tap_parser.parse(line) {
-                    let site = self.sites.site_of(record.host);
-                    observe(
-                        &mut self.detector,
-                        &self.out,
-                        &mut self.stats,
-                        &record,
-                        site,
-                        now,
-                    );
-                }
+                let mut feed = Feed {
+                    detector: &mut self.detector,
+                    out: &self.out,
+                    stats: &mut self.stats,
+                    sites: &self.sites,
+                    now_ms: now_ms(),
+                };
+                feed.line(
+                    &mut self.tap_parser,
+                    None,
+                    line.strip_suffix(b"\n").unwrap_or(&line),
+                );
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
