@@ -74,8 +74,8 @@ pub enum Action {
         clock: ClockName,
         /// The clock's key.
         clock_key: String,
-        /// Minutes late so far.
-        missed_by_minutes: i64,
+        /// Seconds late so far (at least 1).
+        missed_by_seconds: i64,
         /// Who is told.
         recipients: Vec<Recipient>,
     },
@@ -274,7 +274,7 @@ pub fn due_actions(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Ve
                     at: clock.due,
                     clock: clock.name,
                     clock_key: clock.key.clone(),
-                    missed_by_minutes: clock.missed_by_minutes.unwrap_or(0),
+                    missed_by_seconds: clock.missed_by_seconds.unwrap_or(1),
                     recipients,
                 });
             }

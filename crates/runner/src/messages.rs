@@ -9,6 +9,7 @@
 //! module reads no clock and sends nothing.
 
 use jiff::Timestamp;
+use sitewarden_incident::time::{human_duration, human_duration_zh};
 use sitewarden_incident::{
     Action, ClockStatus, EventKind, Incident, IncidentState, ReportKind, Rules, clocks,
     effective_level,
@@ -217,13 +218,18 @@ pub fn render(
         ),
         Action::Escalate {
             clock,
-            missed_by_minutes,
+            missed_by_seconds,
             ..
         } => both(
-            format!("升级：{} 已超时 {missed_by_minutes} 分钟", clock.name_zh()),
             format!(
-                "Escalation: {} missed by {missed_by_minutes} min",
-                clock.name_en()
+                "升级：{} 已超时 {}",
+                clock.name_zh(),
+                human_duration_zh(*missed_by_seconds)
+            ),
+            format!(
+                "Escalation: {} missed by {}",
+                clock.name_en(),
+                human_duration(*missed_by_seconds)
             ),
         ),
         Action::Notify { chain, step, .. } => both(
@@ -546,6 +552,31 @@ url = "https://www.example.gov.test/"
                 message.body
             );
         }
+    }
+
+    /// Regression: an escalation sent 40 s after a missed deadline said
+    /// "missed by 1 min".
+    #[test]
+    fn an_escalation_says_how_late_to_the_second() {
+        let plan = plan(Some("both"));
+        let rules = Rules::new(&plan).unwrap();
+        let incident = handled_incident(&rules);
+        let due = incident.discovered_at + 30.minutes();
+        let action = Action::Escalate {
+            key: "missed:initial_report".into(),
+            at: due,
+            clock: sitewarden_incident::ClockName::InitialReport,
+            clock_key: "initial_report".into(),
+            missed_by_seconds: 40,
+            recipients: Vec::new(),
+        };
+        let message = render(&rules, &incident, &action, due + 40.seconds(), None);
+        let text = format!("{}\n{}", message.subject, message.body);
+        assert!(
+            text.contains("已超时 40秒") && text.contains("missed by 40 s"),
+            "{text}"
+        );
+        assert!(!text.contains("1 min") && !text.contains("1 分钟"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::containment::{ContainmentError, SwitchRequest, switch_site};
 use crate::messages::render;
 use jiff::Timestamp;
 use sitewarden_contain::SiteState;
+use sitewarden_incident::time::human_duration;
 use sitewarden_incident::{Action, Command, Incident, Recipient, Rules, due_actions};
 use sitewarden_livewatch::forensics;
 use sitewarden_notify::{Dispatcher, RetryPolicy};
@@ -136,13 +137,14 @@ impl Runner {
             Action::Escalate {
                 recipients,
                 clock,
-                missed_by_minutes,
+                missed_by_seconds,
                 ..
             } => (
                 recipients.iter().collect(),
                 format!(
-                    "escalated: {} missed by {missed_by_minutes} min",
-                    clock.as_str()
+                    "escalated: {} missed by {}",
+                    clock.as_str(),
+                    human_duration(*missed_by_seconds)
                 ),
             ),
             Action::Notify {
