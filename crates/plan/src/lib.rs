@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod advice;
 mod error;
 mod gateway;
 mod load;
@@ -72,6 +73,29 @@ impl Plan {
             path: path.to_path_buf(),
             errors,
         })
+    }
+
+    /// Reads the plan file at `path` like [`Plan::load`], and with a valid
+    /// plan also its warnings: what is valid but would fail people in an
+    /// incident (a role nobody holds, a person a channel cannot reach),
+    /// each with its line, in the order of the file.
+    pub fn load_with_warnings(path: &Path) -> Result<(Plan, Vec<PlanError>), LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let plan = Plan::from_toml_str(&text).map_err(|errors| LoadError::Invalid {
+            path: path.to_path_buf(),
+            errors,
+        })?;
+        let warnings = load::with_lines(&text, plan.warnings());
+        Ok((plan, warnings))
+    }
+
+    /// What is valid in this plan but would fail people in an incident,
+    /// by path (no lines).
+    pub fn warnings(&self) -> Vec<PlanError> {
+        advice::warnings(self)
     }
 
     /// Checks the semantic rules on a plan built or changed in code (a plan

@@ -109,6 +109,23 @@ pub(crate) fn parse_plan(text: &str) -> Result<Plan, PlanErrors> {
     Err(loader.finish(text))
 }
 
+/// `problems` found on the plan loaded from `text`, in the order of the
+/// file, each with its line where the file has its path.
+pub(crate) fn with_lines(text: &str, problems: Vec<PlanError>) -> Vec<PlanError> {
+    let Ok(root) = DeTable::parse(text) else {
+        return problems;
+    };
+    let mut loader = Loader {
+        index: SpanIndex::build(root.get_ref()),
+        found: Vec::new(),
+        removed: Vec::new(),
+    };
+    for problem in problems {
+        loader.report(problem.path, problem.message);
+    }
+    loader.finish(text).0
+}
+
 /// A parse error as one `line:column` error on one line.
 fn syntax_error(text: &str, error: &toml::de::Error) -> PlanError {
     let message = format!("TOML syntax error: {}", one_line(error.message()));

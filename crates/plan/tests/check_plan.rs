@@ -1416,3 +1416,84 @@ fn a_channel_may_set_its_pace_up_to_an_hour() {
         "{negative}"
     );
 }
+
+/// A valid plan that would still fail people: roles the shipped chains
+/// and playbooks name that nobody holds, and a person routed to e-mail
+/// without an address. Warnings, with lines; the plan still loads.
+#[test]
+fn check_plan_warns_of_roles_nobody_holds_and_people_no_channel_reaches() {
+    let text = r##"
+[organisation]
+name = "示例单位"
+
+[[units]]
+id = "office"
+name = "办公室"
+
+[[sites]]
+name = "portal"
+
+[[sites.pages]]
+url = "https://portal.example.gov.test/"
+
+[[roster]]
+name = "王小明"
+unit = "office"
+roles = ["duty_officer", "leader", "deputy_leader", "office_director"]
+phone = "138-0000-0001"
+
+[[roster]]
+name = "李建国"
+unit = "office"
+roles = ["office_member"]
+phone = "138-0000-0002"
+email = "lijianguo@example.gov.test"
+
+[[channels]]
+id = "mail"
+type = "email"
+smtp_host = "127.0.0.1"
+from = "sitewarden@example.gov.test"
+
+[routing]
+default = ["mail"]
+"##;
+    let dir = std::env::temp_dir().join(format!("sitewarden-plan-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sitewarden.toml");
+    std::fs::write(&file, text).unwrap();
+    let (plan, warnings) = Plan::load_with_warnings(&file).expect("a valid plan");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(plan.roster.len(), 2);
+    assert_eq!(
+        warnings,
+        [
+            "roster[0]: 王小明 cannot be told on every channel routed to them: no email for \
+             channel mail (as duty_officer, leader, deputy_leader, office_director) (line 15)",
+        ],
+        "{warnings:#?}"
+    );
+
+    // Without the person holding them, the shipped chains' and playbooks'
+    // roles are named, once each, at their first use.
+    let unstaffed = text.replace(
+        r#"roles = ["duty_officer", "leader", "deputy_leader", "office_director"]"#,
+        r#"roles = ["duty_officer"]"#,
+    );
+    let plan = load(&unstaffed);
+    let warnings: Vec<String> = plan.warnings().iter().map(ToString::to_string).collect();
+    for role in ["leader (组长)", "deputy_leader (副组长)", "office_director (办公室主任)"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|warning| warning.contains(&format!("nobody in the roster holds the role {role}"))),
+            "{role}: {warnings:#?}"
+        );
+    }
+    assert!(
+        !warnings.iter().any(|warning| warning.contains("office_member")
+            || warning.contains("role duty_officer")),
+        "{warnings:#?}"
+    );
+}

@@ -25,11 +25,15 @@ pub fn run(dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
 
 /// Validates a plan: every problem on its own line with its path; exit 1 when any.
 pub fn check_plan(file: &Path) -> anyhow::Result<ExitCode> {
-    match Plan::load(file) {
-        Ok(plan) => {
+    match Plan::load_with_warnings(file) {
+        Ok((plan, warnings)) => {
+            // Valid, but worth fixing before an incident finds it.
+            for warning in &warnings {
+                println!("{}: warning: {warning}", file.display());
+            }
             let pages = plan.pages().count();
             println!(
-                "{}: valid ({} site{}, {} page{}, {} roster entr{})",
+                "{}: valid ({} site{}, {} page{}, {} roster entr{}){}",
                 file.display(),
                 plan.sites.len(),
                 if plan.sites.len() == 1 { "" } else { "s" },
@@ -37,6 +41,11 @@ pub fn check_plan(file: &Path) -> anyhow::Result<ExitCode> {
                 if pages == 1 { "" } else { "s" },
                 plan.roster.len(),
                 if plan.roster.len() == 1 { "y" } else { "ies" },
+                match warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                },
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -25,6 +25,11 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot listen for SIGHUP")?;
     let plan = load_plan(plan_path)?;
+    // What would fail people in an incident, said where the operator
+    // starting serve sees it (check-plan gives the lines).
+    for warning in plan.warnings() {
+        eprintln!("warning: {} {warning}", plan_path.display());
+    }
     let store = open_store_with_plan(data, &plan).await?;
     let monitor = Monitor::new(&plan, store.clone(), DrillRegistry::default(), None).await?;
     super::require_baselines(&monitor, plan_path, data).await?;
