@@ -126,6 +126,11 @@ pub enum Action {
         step: usize,
         /// What to do.
         action: PlaybookAction,
+        /// The sites to do it for: for an automatic step that acts on a
+        /// site (contain, preserve evidence, block offenders) one site —
+        /// a site that joins the incident later gets the step of its own
+        /// — otherwise every site of the incident.
+        sites: Vec<String>,
     },
     /// A playbook step waits for a commander: ask.
     RequestApproval {
@@ -380,6 +385,15 @@ fn chain_actions(
     }
 }
 
+/// Whether an automatic step acts on each site by itself, and so must run
+/// again for a site that joins the incident after it ran.
+fn acts_per_site(action: PlaybookAction) -> bool {
+    matches!(
+        action,
+        PlaybookAction::Contain | PlaybookAction::PreserveEvidence | PlaybookAction::BlockOffenders
+    )
+}
+
 fn playbook_actions(
     rules: &Rules<'_>,
     incident: &Incident,
@@ -395,11 +409,30 @@ fn playbook_actions(
     }
     for (index, step) in playbook.steps.iter().enumerate() {
         match step.mode {
+            StepMode::Automatic if acts_per_site(step.action) => {
+                // The first site's key is the step's own (as recorded
+                // before incidents covered several sites); each site
+                // joining later has one with its name.
+                for (nth, site) in incident.sites.iter().enumerate() {
+                    let key = match nth {
+                        0 => step_key(index, step.action),
+                        _ => format!("{}@{site}", step_key(index, step.action)),
+                    };
+                    actions.push(Action::RunStep {
+                        key,
+                        at,
+                        step: index,
+                        action: step.action,
+                        sites: vec![site.clone()],
+                    });
+                }
+            }
             StepMode::Automatic => actions.push(Action::RunStep {
                 key: step_key(index, step.action),
                 at,
                 step: index,
                 action: step.action,
+                sites: incident.sites.clone(),
             }),
             // Approved: carried out like an automatic step, from the
             // moment of the instruction (PLAN §5: the commander decides,
@@ -418,6 +451,7 @@ fn playbook_actions(
                     at: answer.at,
                     step: index,
                     action: step.action,
+                    sites: incident.sites.clone(),
                 });
             }
             StepMode::Approval

@@ -1,5 +1,9 @@
 //! Folding: signals on the same site join the site's open incident rather
-//! than opening one incident per check.
+//! than opening one incident per check; and a signal on another site of
+//! the same kind, soon after, joins it too — one attack on several sites
+//! is one incident (PLAN §2 grades by how many sites an incident
+//! paralyses; the plan's `level_rules.min_sites` counts them). The
+//! plan's `[correlation] window_minutes` says how soon.
 
 use crate::classification::{Classification, classify};
 use crate::model::{OpenIncident, Signal, SignalKind};
@@ -27,16 +31,19 @@ pub enum FoldDecision {
     },
 }
 
-/// Decides where a signal goes, given the site's open incident if any.
+/// Decides where a signal goes, given the open incident that covers the
+/// signal's site or, when none does, the latest open incident of another
+/// site (the candidate for correlation), and the correlation window in
+/// milliseconds (0: sites never share an incident).
 ///
 /// A drill signal never joins a real incident and a real signal never joins
 /// a drill: mixing them would either hide an attack inside an exercise or
 /// report an exercise upward as an attack.
-pub fn fold(open: Option<&OpenIncident>, signal: &Signal) -> FoldDecision {
+pub fn fold(open: Option<&OpenIncident>, signal: &Signal, window_ms: i64) -> FoldDecision {
     if let Some(incident) = open.filter(|incident| {
-        incident.site == signal.site
-            && incident.state.takes_new_signals()
+        incident.state.takes_new_signals()
             && incident.drill == signal.drill
+            && (incident.sites.contains(&signal.site) || correlates(incident, signal, window_ms))
     }) {
         let reclassify = (signal.kind.severity() > incident.kind.severity())
             .then(|| (signal.kind, classify(signal.kind, false)));
@@ -50,6 +57,17 @@ pub fn fold(open: Option<&OpenIncident>, signal: &Signal) -> FoldDecision {
         classification: classify(signal.kind, false),
         title: title_for(signal),
     }
+}
+
+/// Whether a signal on a site the incident does not cover yet is the same
+/// attack: a related kind, observed within the window after the
+/// incident's discovery.
+pub fn correlates(incident: &OpenIncident, signal: &Signal, window_ms: i64) -> bool {
+    let after = signal.observed_at_ms - incident.discovered_at_ms;
+    window_ms > 0
+        && !incident.sites.contains(&signal.site)
+        && signal.kind.correlates_with(incident.kind)
+        && (0..=window_ms).contains(&after)
 }
 
 fn title_for(signal: &Signal) -> String {
@@ -90,6 +108,8 @@ mod tests {
         OpenIncident {
             id: 7,
             site: site.to_string(),
+            sites: vec![site.to_string()],
+            discovered_at_ms: 0,
             kind,
             state,
             drill,
@@ -104,7 +124,7 @@ mod tests {
     }
 
     fn check(open: Option<OpenIncident>, signal: Signal, expected: Expected) {
-        let actual = match fold(open.as_ref(), &signal) {
+        let actual = match fold(open.as_ref(), &signal, 0) {
             FoldDecision::Open { .. } => Expected::Open,
             FoldDecision::Attach {
                 reclassify: None, ..
@@ -158,9 +178,65 @@ mod tests {
     }
 
     #[test]
+    fn another_sites_signal_of_a_related_kind_within_the_window_joins() {
+        use IncidentState::*;
+        use SignalKind::*;
+        const HOUR: i64 = 3_600_000;
+        // The signal is observed at 1 s; the open incident on zfcg was
+        // discovered at 0.
+        let zfcg = |kind, state, drill| open("zfcg", kind, state, drill);
+        let joins = |open: OpenIncident, signal: Signal, window: i64| {
+            matches!(
+                fold(Some(&open), &signal, window),
+                FoldDecision::Attach { incident_id: 7, .. }
+            )
+        };
+        assert!(joins(
+            zfcg(Defacement, Contained, false),
+            signal("portal", Defacement, false),
+            HOUR
+        ));
+        // Hidden links and defacement are both tampering: one campaign.
+        assert!(joins(
+            zfcg(Defacement, Detected, false),
+            signal("portal", HiddenLinks, false),
+            HOUR
+        ));
+        // Not with correlation off, another kind, a drill, a recovered
+        // incident, or after the window.
+        assert!(!joins(
+            zfcg(Defacement, Detected, false),
+            signal("portal", Defacement, false),
+            0
+        ));
+        assert!(!joins(
+            zfcg(Unavailable, Detected, false),
+            signal("portal", Defacement, false),
+            HOUR
+        ));
+        assert!(!joins(
+            zfcg(Defacement, Detected, true),
+            signal("portal", Defacement, false),
+            HOUR
+        ));
+        assert!(!joins(
+            zfcg(Defacement, Recovered, false),
+            signal("portal", Defacement, false),
+            HOUR
+        ));
+        let mut late = signal("portal", Defacement, false);
+        late.observed_at_ms = HOUR + 1;
+        assert!(!joins(zfcg(Defacement, Detected, false), late, HOUR));
+        // A site already covered joins whatever the window.
+        let mut covered = zfcg(Unavailable, Detected, false);
+        covered.sites.push("portal".into());
+        assert!(joins(covered, signal("portal", Defacement, false), 0));
+    }
+
+    #[test]
     fn titles_mark_drills() {
         let FoldDecision::Open { title, .. } =
-            fold(None, &signal("portal", SignalKind::Defacement, true))
+            fold(None, &signal("portal", SignalKind::Defacement, true), 0)
         else {
             panic!("expected a new incident");
         };

@@ -63,6 +63,13 @@ impl SignalKind {
         }
     }
 
+    /// Whether a signal of this kind on one site and an incident of `other`
+    /// on another can be one attack on several sites: the same kind, with
+    /// defacement and hidden links counted as one (both tamper with pages).
+    pub fn correlates_with(self, other: SignalKind) -> bool {
+        self == other || (self.is_tampering() && other.is_tampering())
+    }
+
     /// Whether the kind is tampered content that visitors could be served,
     /// whose exposure the grading guide measures.
     pub fn is_tampering(self) -> bool {
@@ -261,8 +268,12 @@ impl FromStr for IncidentState {
 pub struct OpenIncident {
     /// The incident's id in the store.
     pub id: i64,
-    /// The site it is about.
+    /// The site it was opened for.
     pub site: String,
+    /// Every site it covers, the first one first.
+    pub sites: Vec<String>,
+    /// When it was discovered (Unix milliseconds).
+    pub discovered_at_ms: i64,
     /// The kind of its most serious signal so far.
     pub kind: SignalKind,
     /// Where it stands.

@@ -54,7 +54,10 @@ fn role_uses(plan: &Plan) -> Vec<(Role, String)> {
         }
     }
     for (index, contact) in plan.external_contacts.iter().enumerate() {
-        uses.push((contact.assignee, format!("external_contacts[{index}].assignee")));
+        uses.push((
+            contact.assignee,
+            format!("external_contacts[{index}].assignee"),
+        ));
     }
     uses
 }
@@ -96,7 +99,11 @@ fn unstaffed_roles(plan: &Plan) -> Vec<PlanError> {
         };
         let more = match places.len() {
             1 => String::new(),
-            n => format!(" (and {} more place{})", n - 1, if n == 2 { "" } else { "s" }),
+            n => format!(
+                " (and {} more place{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
         };
         found.push(PlanError::new(
             *first,

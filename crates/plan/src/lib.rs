@@ -41,12 +41,13 @@ pub use model::{
     WebRoot, default_levels,
 };
 pub use response::{
-    CalendarDate, CalendarEntry, Channel, ChannelKind, ContactKind, DEFAULT_ROUTE, Duty,
-    Escalation, EscalationChain, EscalationStep, ExternalContact, GRADING_GUIDE_2023_DRAFT_SOURCE,
-    GRADING_GUIDE_2025_SOURCE, IncidentKind, Indicator, LevelRule, Measure, MessageLanguage,
-    Notifications, OperatorType, Playbook, PlaybookAction, PlaybookStep, REPORTING_MEASURES_SOURCE,
-    Regulatory, ReportingWindows, Routing, Shift, SiteTier, SmtpSecurity, StepMode, Weekday,
-    default_indicators, default_playbooks, shipped_playbook,
+    CalendarDate, CalendarEntry, Channel, ChannelKind, ContactKind, Correlation, DEFAULT_ROUTE,
+    Duty, Escalation, EscalationChain, EscalationStep, ExternalContact,
+    GRADING_GUIDE_2023_DRAFT_SOURCE, GRADING_GUIDE_2025_SOURCE, IncidentKind, Indicator, LevelRule,
+    MAX_CORRELATION_MINUTES, Measure, MessageLanguage, Notifications, OperatorType, Playbook,
+    PlaybookAction, PlaybookStep, REPORTING_MEASURES_SOURCE, Regulatory, ReportingWindows, Routing,
+    Shift, SiteTier, SmtpSecurity, StepMode, Weekday, default_indicators, default_playbooks,
+    shipped_playbook,
 };
 pub use sample::{
     SAMPLE_PORTAL_HOST, SAMPLE_ZFCG_HOST, SampleGateway, SampleOptions, sample_plan,

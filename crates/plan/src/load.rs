@@ -32,8 +32,8 @@ use crate::model::{
 };
 use crate::path;
 use crate::response::{
-    Channel, Duty, Escalation, ExternalContact, LevelRule, Notifications, Playbook, Regulatory,
-    Routing, default_playbooks,
+    Channel, Correlation, Duty, Escalation, ExternalContact, LevelRule, Notifications, Playbook,
+    Regulatory, Routing, default_playbooks,
 };
 use crate::validate::{self, Items, Parts, ResponseParts, SiteParts};
 use serde::de::DeserializeOwned;
@@ -328,6 +328,7 @@ struct LoadedResponse {
     duty: Option<Duty>,
     playbooks: Section<Playbook>,
     notifications: Option<Notifications>,
+    correlation: Option<Correlation>,
     channels: Section<Channel>,
     /// Every channel id in the file, including those of channels that
     /// failed to load, so that their references are not reported too.
@@ -347,6 +348,7 @@ impl LoadedResponse {
             duty: Some(Duty::default()),
             playbooks: Section::of(default_playbooks()),
             notifications: Some(Notifications::default()),
+            correlation: Some(Correlation::default()),
             channels: Section::of(Vec::new()),
             channel_ids: Vec::new(),
             contact_ids: Vec::new(),
@@ -366,6 +368,7 @@ impl LoadedResponse {
             channels: self.channels.items(),
             channel_ids: self.channel_ids.iter().map(String::as_str).collect(),
             routing: self.routing.as_ref(),
+            correlation: self.correlation.as_ref(),
         }
     }
 }
@@ -485,6 +488,7 @@ impl Loaded {
             duty: self.response.duty?,
             playbooks: self.response.playbooks.into_complete()?,
             notifications: self.response.notifications?,
+            correlation: self.response.correlation?,
             channels: self.response.channels.into_complete()?,
             routing: self.response.routing?,
             gateway: self.gateway?,
@@ -589,6 +593,9 @@ impl Loader {
                 "playbooks" => loaded.response.playbooks = self.array("playbooks", value),
                 "notifications" => {
                     loaded.response.notifications = self.element("notifications", value);
+                }
+                "correlation" => {
+                    loaded.response.correlation = self.element("correlation", value);
                 }
                 "channels" => {
                     loaded.response.channels = self.array("channels", value);

@@ -11,8 +11,9 @@
 //! deserialized directly with `toml::from_str` has not been validated.
 
 use crate::response::{
-    Channel, Duty, Escalation, ExternalContact, IncidentKind, LevelRule, Notifications,
-    OperatorType, Playbook, Regulatory, Routing, SiteTier, default_playbooks, shipped_playbook,
+    Channel, Correlation, Duty, Escalation, ExternalContact, IncidentKind, LevelRule,
+    Notifications, OperatorType, Playbook, Regulatory, Routing, SiteTier, default_playbooks,
+    shipped_playbook,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,6 +84,9 @@ pub struct Plan {
     /// keep theirs (see [`Plan::playbook`]).
     #[serde(default = "default_playbooks")]
     pub playbooks: Vec<Playbook>,
+    /// When signals on several sites are one incident.
+    #[serde(default)]
+    pub correlation: Correlation,
     /// How the notifications read (their language).
     #[serde(default)]
     pub notifications: Notifications,

@@ -1100,6 +1100,30 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// `[correlation]`: when signals on several sites are one incident.
+/// Absent: the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Correlation {
+    /// A signal on a site with no open incident joins the latest open
+    /// incident of another site of the same kind (defacement and hidden
+    /// links count as one) discovered at most this many minutes before:
+    /// one attack on several sites is one incident, whose level rules
+    /// count its sites (`min_sites`) and whose playbook cuts off each.
+    /// 0: every site's incidents are its own.
+    pub window_minutes: u32,
+}
+
+impl Default for Correlation {
+    fn default() -> Self {
+        Correlation { window_minutes: 60 }
+    }
+}
+
+/// Longest accepted `correlation.window_minutes`: a day. Two attacks a
+/// day apart are two incidents, whatever their kind.
+pub const MAX_CORRELATION_MINUTES: u32 = 24 * 60;
+
 /// `[notifications]`: how the messages read. Absent: the defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -681,6 +681,18 @@ reason = "重要网站被植入网页后门，攻击者可控制网站 (a web sh
 kinds = ["web_shell"]
 importance = ["特别重要", "重要"]
 
+# ──────────────── 跨网站关联 Several sites, one incident ────────────────
+# window_minutes：某网站尚无未结事件时，若另一网站的同类事件（篡改与暗链视为同类）在此分钟数内
+# 发现且仍未恢复，则并入该事件：同一攻击波及多个网站即为一个事件，定级规则的 min_sites
+# 按其网站数计算，预案对每个网站执行隔离。0：不关联，每个网站各自立事件。
+# window_minutes: a signal on a site with no open incident joins another site's
+# open incident of the same kind (defacement and hidden links count as one)
+# discovered at most this many minutes before: one attack on several sites is
+# one incident, level rules count its sites (min_sites), the playbook cuts off
+# each. 0: every site's incidents are its own.
+[correlation]
+window_minutes = 60
+
 # ──────────────── 外部联系单位 External contacts (PLAN §6, §7) ────────────────
 # 由专人电话报告（随后传真）的上级和外部单位：升级链中的这些步骤生成"打电话/发传真"任务，
 # 而不是自动消息。kind：cyberspace_office（网信办）、police（公安网监）、regulator（行业主管部门）、

@@ -18,7 +18,8 @@ use crate::model::{
 };
 use crate::path;
 use crate::response::{
-    Channel, Duty, Escalation, ExternalContact, LevelRule, Playbook, Regulatory, Routing,
+    Channel, Correlation, Duty, Escalation, ExternalContact, LevelRule, Playbook, Regulatory,
+    Routing,
 };
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -126,6 +127,7 @@ pub(crate) struct ResponseParts<'a> {
     /// Every channel id in the file, loaded or not.
     pub channel_ids: Vec<&'a str>,
     pub routing: Option<&'a Routing>,
+    pub correlation: Option<&'a Correlation>,
 }
 
 impl<'a> Parts<'a> {
@@ -174,6 +176,7 @@ impl<'a> Parts<'a> {
                     .map(|channel| channel.id.as_str())
                     .collect(),
                 routing: Some(&plan.routing),
+                correlation: Some(&plan.correlation),
             },
         }
     }

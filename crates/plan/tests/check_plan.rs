@@ -1483,17 +1483,24 @@ default = ["mail"]
     );
     let plan = load(&unstaffed);
     let warnings: Vec<String> = plan.warnings().iter().map(ToString::to_string).collect();
-    for role in ["leader (组长)", "deputy_leader (副组长)", "office_director (办公室主任)"] {
+    for role in [
+        "leader (组长)",
+        "deputy_leader (副组长)",
+        "office_director (办公室主任)",
+    ] {
         assert!(
             warnings
                 .iter()
-                .any(|warning| warning.contains(&format!("nobody in the roster holds the role {role}"))),
+                .any(|warning| warning
+                    .contains(&format!("nobody in the roster holds the role {role}"))),
             "{role}: {warnings:#?}"
         );
     }
     assert!(
-        !warnings.iter().any(|warning| warning.contains("office_member")
-            || warning.contains("role duty_officer")),
+        !warnings
+            .iter()
+            .any(|warning| warning.contains("office_member")
+                || warning.contains("role duty_officer")),
         "{warnings:#?}"
     );
 }

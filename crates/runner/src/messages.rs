@@ -576,7 +576,10 @@ url = "https://www.example.gov.test/"
             text.contains("已超时 40秒") && text.contains("missed by 40 s"),
             "{text}"
         );
-        assert!(!text.contains("1 min") && !text.contains("1 分钟"), "{text}");
+        assert!(
+            !text.contains("1 min") && !text.contains("1 分钟"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -45,11 +45,13 @@ fn allowlisted(ip: &str, plan: &Plan) -> bool {
     by_logwatch || by_gateway
 }
 
-/// Carries the step out; returns what was done, for the timeline.
+/// Carries the step out for `sites` of the incident; returns what was
+/// done, for the timeline.
 pub(crate) async fn block_offenders(
     store: &Store,
     plan: &Plan,
     incident: &Incident,
+    sites: &[String],
     now: Timestamp,
 ) -> Result<String, StoreError> {
     let since = incident.discovered_at.as_millisecond() - LOOKBACK_MS;
@@ -66,7 +68,7 @@ pub(crate) async fn block_offenders(
     let mut already = 0usize;
     let mut spared = Vec::new();
     let mut told_gateway = None;
-    for site in &incident.sites {
+    for site in sites {
         for offender in store.offenders(site, since).await? {
             if !to_block(&offender, plan) {
                 continue;
@@ -114,7 +116,7 @@ pub(crate) async fn block_offenders(
         }
     }
 
-    let sites = incident.sites.join(", ");
+    let sites = sites.join(", ");
     let mut detail = if blocked.is_empty() && already == 0 {
         format!(
             "no offenders known to log watching for {sites} since {}: nothing to block \

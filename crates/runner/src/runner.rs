@@ -202,10 +202,11 @@ impl Runner {
             ),
             Action::RunStep {
                 action: step_action,
+                sites,
                 ..
             } => (
                 Vec::new(),
-                self.run_step(incident, *step_action, now).await?,
+                self.run_step(incident, *step_action, sites, now).await?,
             ),
         };
 
@@ -280,18 +281,20 @@ impl Runner {
         })
     }
 
-    /// Carries out an automatic playbook step, returning what was done.
+    /// Carries out an automatic playbook step for `sites`, returning what
+    /// was done.
     async fn run_step(
         &self,
         incident: &Incident,
         action: PlaybookAction,
+        sites: &[String],
         now: Timestamp,
     ) -> Result<String, RunnerError> {
         let to = match action {
             PlaybookAction::Contain => SiteState::Maintenance,
             PlaybookAction::ReopenSite => SiteState::Serving,
             PlaybookAction::PreserveEvidence => {
-                let done = self.preserve_evidence(incident).await?;
+                let done = self.preserve_evidence(incident, sites).await?;
                 return Ok(format!(
                     "{} ({}): {done}",
                     action.as_str(),
@@ -299,9 +302,14 @@ impl Runner {
                 ));
             }
             PlaybookAction::BlockOffenders => {
-                let done =
-                    crate::offenders::block_offenders(&self.store, &self.plan, incident, now)
-                        .await?;
+                let done = crate::offenders::block_offenders(
+                    &self.store,
+                    &self.plan,
+                    incident,
+                    sites,
+                    now,
+                )
+                .await?;
                 return Ok(format!(
                     "{} ({}): {done}",
                     action.as_str(),
@@ -313,7 +321,7 @@ impl Runner {
         // A switch in force is told to the site's open incidents by
         // `switch_site` (Command::CutOff / Reopen): this one among them.
         let mut lines = Vec::new();
-        for site in &incident.sites {
+        for site in sites {
             let request = SwitchRequest {
                 site: site.clone(),
                 to,
@@ -342,7 +350,11 @@ impl Runner {
     /// an hour either side of the discovery — read in the background (a
     /// large log must not hold up the rest of the plan) and attached when
     /// read.
-    async fn preserve_evidence(&self, incident: &Incident) -> Result<String, RunnerError> {
+    async fn preserve_evidence(
+        &self,
+        incident: &Incident,
+        sites: &[String],
+    ) -> Result<String, RunnerError> {
         let stored = self.store.incident_evidence(incident.id).await?.len();
         let mut parts = vec![if stored == 0 {
             "no evidence came with the detection (a person's report): collect screenshots and \
@@ -354,7 +366,7 @@ impl Runner {
                  (`sitewarden evidence verify` checks them)"
             )
         }];
-        for site in &incident.sites {
+        for site in sites {
             let logs = forensics::site_logs(&self.plan, self.store.data_dir(), site);
             if logs.is_empty() {
                 parts.push(format!("no access log of {site} to read"));

@@ -359,3 +359,132 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
     runner.tick(now).await.unwrap();
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
+
+/// One attack on two sites: the second site's defacement, minutes after
+/// the first, joins the first site's incident ([correlation]); the plan's
+/// `min_sites = 2` rule now suggests level II; the playbook's contain step
+/// runs again, for the site that joined, and only once.
+#[tokio::test]
+async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("cut-off.sh");
+    let log = dir.path().join("cut-off.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s\\n' \"$1\" \"$2\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut plan = plan("http://127.0.0.1:9/hook");
+    plan.sites[0].containment = Some(sitewarden_plan::Containment {
+        backend: sitewarden_plan::ContainmentBackend::Command,
+        nginx: None,
+        command: Some(sitewarden_plan::CommandContainment {
+            argv: vec![
+                script.display().to_string(),
+                "{site}".into(),
+                "{state}".into(),
+            ],
+            timeout_seconds: 10,
+        }),
+    });
+    let mut second = plan.sites[0].clone();
+    second.name = "oa".into();
+    second.pages[0].url = "https://oa.example.gov.test/".into();
+    plan.sites.push(second);
+    plan.level_rules.push(sitewarden_plan::LevelRule {
+        level: "II".into(),
+        reason: Some("两个以上网站被篡改 (two or more sites defaced)".into()),
+        kinds: vec![sitewarden_plan::IncidentKind::Defacement],
+        importance: Vec::new(),
+        tiers: Vec::new(),
+        min_sites: Some(2),
+        min_exposure_minutes: None,
+        home_page: None,
+    });
+    plan.validate().unwrap();
+    assert_eq!(plan.correlation.window_minutes, 60, "the default");
+    let plan = Arc::new(plan);
+    let store = Store::open(&dir.path().join("data"))
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap();
+    let (runner, _) = Runner::new(store.clone(), plan.clone()).unwrap();
+    let rules = sitewarden_incident::Rules::new(&plan).unwrap();
+
+    let discovered = Timestamp::now() - 10.minutes();
+    let defaced = |site: &str, at: Timestamp| sitewarden_incident::Signal {
+        site: site.into(),
+        page: Some("home".into()),
+        kind: SignalKind::Defacement,
+        source: sitewarden_incident::SignalSource::Probe,
+        score: 90,
+        reasons: vec!["博彩内容 gambling text".into()],
+        observed_at_ms: at.as_millisecond(),
+        drill: false,
+    };
+    let first = store
+        .raise_signal(&defaced("county", discovered), &[])
+        .await
+        .unwrap();
+    assert!(first.opened);
+    let now = discovered + 1.minute();
+    runner.tick(now).await.unwrap();
+    let engine = store
+        .engine_incident(first.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        sitewarden_incident::effective_level(&rules, &engine, now),
+        "II"
+    );
+
+    let joined = store
+        .raise_signal(&defaced("oa", discovered + 5.minutes()), &[])
+        .await
+        .unwrap();
+    assert_eq!(joined.incident_id, first.incident_id, "one incident");
+    assert!(!joined.opened);
+    let open = store.open_incidents("oa").await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].sites, ["county", "oa"]);
+    assert_eq!(open[0].sites_short(), "county +1");
+
+    let now = discovered + 6.minutes();
+    let done = runner.tick(now).await.unwrap();
+    let contain = done
+        .iter()
+        .find(|carried| carried.key.ends_with(":contain@oa"))
+        .unwrap_or_else(|| panic!("no contain step for oa: {done:?}"));
+    assert!(contain.detail.contains("oa: command"), "{}", contain.detail);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "county|maintenance\noa|maintenance\n"
+    );
+    let engine = store
+        .engine_incident(first.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(engine.sites, ["county", "oa"]);
+    let suggestion = sitewarden_incident::suggest_level(&rules, &engine, now);
+    assert_eq!(suggestion.level, "II", "{:?}", suggestion.reasons);
+    assert!(
+        suggestion
+            .reasons
+            .iter()
+            .any(|reason| reason.met && reason.text_zh.contains("两个以上网站被篡改")),
+        "{:?}",
+        suggestion.reasons
+    );
+
+    // Nothing runs twice.
+    runner.tick(now + 1.minute()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}

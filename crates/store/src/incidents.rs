@@ -32,8 +32,11 @@ pub struct SignalOutcome {
 pub struct IncidentSummary {
     /// Incident id.
     pub id: i64,
-    /// The plan's site name.
+    /// The plan's name of the site it was opened for.
     pub site: String,
+    /// Every site it covers, `site` first, then those whose signals
+    /// joined it as the same attack (`[correlation]`).
+    pub sites: Vec<String>,
     /// Kind of its most serious signal (`defacement`, `unavailable`).
     pub kind: String,
     /// One-line title.
@@ -103,7 +106,13 @@ pub struct IncidentDetail {
 
 const SUMMARY_COLUMNS: &str = "i.id, i.site, i.kind, i.title, i.category, i.subcategory, i.state,
      i.drill, i.false_alarm, i.discovered_at, i.updated_at,
-     (SELECT COUNT(*) FROM signals s WHERE s.incident_id = i.id) AS signal_count";
+     (SELECT COUNT(*) FROM signals s WHERE s.incident_id = i.id) AS signal_count,
+     (SELECT group_concat(site, char(10)) FROM
+         (SELECT x.site FROM incident_sites x WHERE x.incident_id = i.id ORDER BY x.rowid)) AS sites";
+
+/// The states in which an incident still takes new signals
+/// (`IncidentState::takes_new_signals`), as SQL.
+const TAKES_SIGNALS: &str = "('detected', 'contained', 'reported', 'assessed', 'recovering')";
 
 impl Store {
     /// Folds a signal into the site's open incident (or opens one) and
@@ -160,30 +169,12 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
 
         let mut tx = self.begin_write().await?;
-        let open_row = sqlx::query(
-            "SELECT id, site, kind, state, drill FROM incidents
-             WHERE site = $1 AND drill = $2
-               AND state IN ('detected', 'contained', 'reported', 'assessed', 'recovering')
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&signal.site)
-        .bind(signal.drill)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let open = match open_row {
-            Some(row) => Some(OpenIncident {
-                id: row.get("id"),
-                site: row.get("site"),
-                kind: parse_column::<SignalKind>("incidents.kind", row.get("kind"))?,
-                state: parse_column::<IncidentState>("incidents.state", row.get("state"))?,
-                drill: row.get("drill"),
-            }),
-            None => None,
-        };
+        let open = self.open_incident_for(&mut tx, signal).await?;
 
         let now = signal.observed_at_ms;
         let actor = signal.source.as_str();
-        let (incident_id, opened) = match fold(open.as_ref(), signal) {
+        let (incident_id, opened) = match fold(open.as_ref(), signal, self.correlation_window_ms())
+        {
             FoldDecision::Open {
                 kind,
                 classification,
@@ -229,6 +220,16 @@ impl Store {
                 incident_id,
                 reclassify,
             } => {
+                // A site joining as the same attack is covered from now.
+                sqlx::query(
+                    "INSERT OR IGNORE INTO incident_sites (incident_id, site, joined_at)
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(incident_id)
+                .bind(&signal.site)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 let engine = self
                     .engine_signal(&mut tx, incident_id, signal, exposure, restored_at)
                     .await?;
@@ -316,6 +317,76 @@ impl Store {
         })
     }
 
+    /// The open incident a signal folds into: the one covering its site,
+    /// else — for correlation — the latest open one of another site of a
+    /// related kind (the fold decides whether it is near enough).
+    async fn open_incident_for(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        signal: &Signal,
+    ) -> Result<Option<OpenIncident>> {
+        let covering = sqlx::query(&format!(
+            "SELECT i.id, i.site, i.kind, i.state, i.drill, i.discovered_at FROM incidents i
+             WHERE i.drill = $2 AND i.state IN {TAKES_SIGNALS}
+               AND i.id IN (SELECT incident_id FROM incident_sites WHERE site = $1)
+             ORDER BY i.id DESC LIMIT 1"
+        ))
+        .bind(&signal.site)
+        .bind(signal.drill)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let row = match covering {
+            Some(row) => Some(row),
+            None if self.correlation_window_ms() > 0 => {
+                let kinds: Vec<&str> = SignalKind::ALL
+                    .into_iter()
+                    .filter(|kind| kind.correlates_with(signal.kind))
+                    .map(SignalKind::as_str)
+                    .collect();
+                sqlx::query(&format!(
+                    "SELECT i.id, i.site, i.kind, i.state, i.drill, i.discovered_at FROM incidents i
+                     WHERE i.drill = $1 AND i.state IN {TAKES_SIGNALS}
+                       AND i.kind IN (SELECT value FROM json_each($2))
+                       AND i.discovered_at >= $3
+                     ORDER BY i.id DESC LIMIT 1"
+                ))
+                .bind(signal.drill)
+                .bind(to_json(&kinds))
+                .bind(signal.observed_at_ms - self.correlation_window_ms())
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+            None => None,
+        };
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: i64 = row.get("id");
+        let sites: Vec<String> = sqlx::query_scalar(
+            "SELECT site FROM incident_sites WHERE incident_id = $1 ORDER BY rowid",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(Some(OpenIncident {
+            id,
+            site: row.get("site"),
+            sites,
+            discovered_at_ms: row.get("discovered_at"),
+            kind: parse_column::<SignalKind>("incidents.kind", row.get("kind"))?,
+            state: parse_column::<IncidentState>("incidents.state", row.get("state"))?,
+            drill: row.get("drill"),
+        }))
+    }
+
+    /// `[correlation] window_minutes` of the plan the store was opened
+    /// with, in milliseconds; 0 (no correlation) without a plan.
+    fn correlation_window_ms(&self) -> i64 {
+        self.plan.as_deref().map_or(0, |plan| {
+            i64::from(plan.correlation.window_minutes) * 60_000
+        })
+    }
+
     /// Records that the incident's affected pages are back to their approved
     /// content or reachable again, as observed by `actor` (the probe after a
     /// clean check). The incident moves to `recovered`; later signals open a
@@ -363,7 +434,8 @@ impl Store {
     pub async fn open_incidents(&self, site: &str) -> Result<Vec<IncidentSummary>> {
         let rows = sqlx::query(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM incidents i
-             WHERE i.site = $1 AND i.state IN ('detected', 'contained', 'reported', 'assessed', 'recovering')
+             WHERE i.state IN {TAKES_SIGNALS}
+               AND i.id IN (SELECT incident_id FROM incident_sites WHERE site = $1)
              ORDER BY i.id"
         ))
         .bind(site)
@@ -471,10 +543,27 @@ fn parse_column<T: std::str::FromStr<Err = String>>(
         .map_err(|message: String| StoreError::CorruptValue { column, message })
 }
 
+impl IncidentSummary {
+    /// The sites for a one-line listing: "portal", or "portal +2" for an
+    /// incident that covers three.
+    pub fn sites_short(&self) -> String {
+        match self.sites.len() {
+            0 | 1 => self.site.clone(),
+            n => format!("{} +{}", self.site, n - 1),
+        }
+    }
+}
+
 fn summary_from_row(row: sqlx::sqlite::SqliteRow) -> Result<IncidentSummary> {
     Ok(IncidentSummary {
         id: row.get("id"),
         site: row.get("site"),
+        sites: row
+            .get::<Option<String>, _>("sites")
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
         kind: row.get("kind"),
         title: row.get("title"),
         category: row.get("category"),

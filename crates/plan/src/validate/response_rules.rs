@@ -9,7 +9,8 @@ use crate::model::{Deadlines, Role};
 use crate::path;
 use crate::response::{
     CalendarDate, CalendarEntry, Channel, ChannelKind, DEFAULT_ROUTE, Duty, Escalation,
-    EscalationStep, ExternalContact, IncidentKind, LevelRule, Regulatory, Routing, StepMode,
+    EscalationStep, ExternalContact, IncidentKind, LevelRule, MAX_CORRELATION_MINUTES, Regulatory,
+    Routing, StepMode,
 };
 use crate::validate::{Items, Parts};
 use std::collections::HashMap;
@@ -151,6 +152,18 @@ impl Checker {
         self.channels(&parts.channels);
         if let Some(routing) = parts.routing {
             self.routing(routing, context);
+        }
+        if let Some(correlation) = parts.correlation
+            && correlation.window_minutes > MAX_CORRELATION_MINUTES
+        {
+            self.report(
+                "correlation.window_minutes",
+                format!(
+                    "{} is more than a day ({MAX_CORRELATION_MINUTES}): attacks that far apart \
+                     are separate incidents; 0 turns correlation off",
+                    correlation.window_minutes
+                ),
+            );
         }
     }
 

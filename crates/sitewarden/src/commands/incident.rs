@@ -268,6 +268,7 @@ fn summary_json(incident: &IncidentSummary) -> serde_json::Value {
     serde_json::json!({
         "id": incident.id,
         "site": incident.site,
+        "sites": incident.sites,
         "kind": incident.kind,
         "title": incident.title,
         "category": incident.category,
@@ -334,7 +335,7 @@ async fn list(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<ExitC
         println!(
             "{:<5} {:<10} {:<11} {:<5} {:<19} {:>7}  {}",
             incident.id,
-            incident.site,
+            incident.sites_short(),
             incident.state.as_str(),
             level,
             output::time(incident.discovered_at),
@@ -431,7 +432,12 @@ fn print_detail(
 ) {
     let incident = &detail.summary;
     println!("incident #{}: {}", incident.id, incident.title);
-    println!("  site:        {}", incident.site);
+    if incident.sites.len() > 1 {
+        // Joined as one attack ([correlation]).
+        println!("  sites:       {}", incident.sites.join(", "));
+    } else {
+        println!("  site:        {}", incident.site);
+    }
     println!(
         "  category:    {} / {} (GB/Z 20986-2007)",
         incident.category, incident.subcategory

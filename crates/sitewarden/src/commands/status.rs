@@ -99,7 +99,7 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
             println!(
                 "  #{:<4} {:<10} {:<12} discovered {}  {}",
                 incident.id,
-                incident.site,
+                incident.sites_short(),
                 incident.state.name_zh(),
                 output::time(incident.discovered_at),
                 incident.title
