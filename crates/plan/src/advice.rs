@@ -119,7 +119,7 @@ fn unstaffed_roles(plan: &Plan) -> Vec<PlanError> {
 }
 
 /// The channel ids people holding `role` are told on.
-fn route<'p>(plan: &'p Plan, role: Role) -> &'p [String] {
+fn route(plan: &Plan, role: Role) -> &[String] {
     plan.routing
         .get(role.as_str())
         .or_else(|| plan.routing.get(DEFAULT_ROUTE))
