@@ -189,6 +189,61 @@ impl Action {
     }
 }
 
+/// A call/fax task the escalation chain gave, and whether a person has
+/// recorded the call (`Command::Contacted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallTaskStatus<'i> {
+    /// The plan's contact id.
+    pub contact: String,
+    /// When the first task for it was given.
+    pub given_at: Option<Timestamp>,
+    /// The call, once made.
+    pub reached: Option<&'i crate::incident::ContactReached>,
+}
+
+/// The call/fax tasks given so far, one per contact, in the order given,
+/// with the calls recorded against them. The task's time is its
+/// `ActionDone` entry in the timeline.
+pub fn call_tasks(incident: &Incident) -> Vec<CallTaskStatus<'_>> {
+    let mut tasks: Vec<CallTaskStatus<'_>> = Vec::new();
+    for event in incident.timeline.events() {
+        if event.kind != crate::timeline::EventKind::ActionDone {
+            continue;
+        }
+        // "call:{chain}:{step}:{repeat}:{contact}: {detail}"
+        let Some(key) = event.detail.strip_prefix("call:") else {
+            continue;
+        };
+        let key = key.split(": ").next().unwrap_or(key);
+        let Some(contact) = key.rsplit(':').next() else {
+            continue;
+        };
+        if tasks.iter().any(|task| task.contact == contact) {
+            continue;
+        }
+        tasks.push(CallTaskStatus {
+            contact: contact.to_owned(),
+            given_at: Some(event.at),
+            reached: None,
+        });
+    }
+    for reached in &incident.contacts_reached {
+        match tasks
+            .iter_mut()
+            .find(|task| task.contact == reached.contact)
+        {
+            Some(task) => task.reached = task.reached.or(Some(reached)),
+            // Called before (or without) a task: still on record.
+            None => tasks.push(CallTaskStatus {
+                contact: reached.contact.clone(),
+                given_at: None,
+                reached: Some(reached),
+            }),
+        }
+    }
+    tasks
+}
+
 /// The channels for a person told as `role`.
 fn route(rules: &Rules<'_>, role: Role, step_channels: &[String]) -> Vec<String> {
     if !step_channels.is_empty() {
@@ -365,6 +420,14 @@ fn chain_actions(
             let Some(contact) = rules.plan.external_contact(id) else {
                 continue;
             };
+            // Reached already: the task is done, no more calls to make.
+            if incident
+                .contacts_reached
+                .iter()
+                .any(|reached| reached.contact == *id && reached.at <= now)
+            {
+                continue;
+            }
             if let Some(min_level) = &contact.min_level
                 && !rules.at_least(&level, min_level)
             {

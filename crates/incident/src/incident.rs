@@ -88,6 +88,22 @@ pub struct Acknowledgement {
     pub at: Timestamp,
 }
 
+/// An outside authority reached by a person, on the call/fax task the
+/// escalation chain gave (PLAN §6: 电话报告，随后传真).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactReached {
+    /// The plan's contact id.
+    pub contact: String,
+    /// Who made the call.
+    pub by: String,
+    /// When it was recorded.
+    pub at: Timestamp,
+    /// Whether the fax followed.
+    pub fax_sent: bool,
+    /// What was said or agreed, in short.
+    pub note: String,
+}
+
 /// A change of situation that a progress report must follow (level I/II).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SituationChange {
@@ -138,6 +154,10 @@ pub struct Incident {
     pub reports: Vec<ReportRecord>,
     /// Acknowledgements.
     pub acknowledgements: Vec<Acknowledgement>,
+    /// Outside authorities reached on the chain's call/fax tasks; an
+    /// incident saved before these were recorded reads as none.
+    #[serde(default)]
+    pub contacts_reached: Vec<ContactReached>,
     /// Changes of situation after discovery.
     pub situation_changes: Vec<SituationChange>,
     /// Approval requests for playbook steps.
@@ -249,6 +269,17 @@ pub enum Command {
         /// Any instruction given with the answer.
         note: String,
     },
+    /// A person reached an outside authority (`[[external_contacts]]`) on
+    /// the chain's call/fax task: the task is done, and the chain gives
+    /// no more for that contact.
+    Contacted {
+        /// The plan's contact id.
+        contact: String,
+        /// Whether the fax followed.
+        fax_sent: bool,
+        /// What was said or agreed, in short.
+        note: String,
+    },
     /// The runner carried out an action.
     ActionDone {
         /// The action's key.
@@ -295,6 +326,14 @@ pub enum CommandError {
     /// A required text is empty.
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    /// The contact is not one of the plan's `[[external_contacts]]`.
+    #[error("no outside contact {contact:?} in the plan; contacts: {known}")]
+    UnknownContact {
+        /// The id given.
+        contact: String,
+        /// The plan's contact ids.
+        known: String,
+    },
 }
 
 impl Incident {
@@ -326,6 +365,7 @@ impl Incident {
             state_changes: vec![(IncidentState::Detected, discovered_at)],
             reports: Vec::new(),
             acknowledgements: Vec::new(),
+            contacts_reached: Vec::new(),
             situation_changes: Vec::new(),
             approvals: Vec::new(),
             actions_done: BTreeSet::new(),
@@ -940,6 +980,46 @@ impl Incident {
                         }
                     ),
                 );
+            }
+            Command::Contacted {
+                contact,
+                fax_sent,
+                note,
+            } => {
+                let Some(known) = rules.plan.external_contact(&contact) else {
+                    let ids: Vec<&str> = rules
+                        .plan
+                        .external_contacts
+                        .iter()
+                        .map(|contact| contact.id.as_str())
+                        .collect();
+                    return Err(CommandError::UnknownContact {
+                        contact,
+                        known: if ids.is_empty() {
+                            "none".into()
+                        } else {
+                            ids.join(", ")
+                        },
+                    });
+                };
+                let detail = format!(
+                    "{} ({contact}) reached by phone{}{}",
+                    known.name,
+                    if fax_sent { ", fax sent" } else { "" },
+                    if note.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {note}")
+                    }
+                );
+                self.contacts_reached.push(ContactReached {
+                    contact,
+                    by: actor.to_owned(),
+                    at,
+                    fax_sent,
+                    note,
+                });
+                self.record(at, actor, EventKind::ContactReached, detail);
             }
             Command::ActionDone { key, detail } => {
                 if self.actions_done.insert(key.clone()) {

@@ -32,15 +32,17 @@ pub mod state;
 pub mod time;
 pub mod timeline;
 
-pub use actions::{Action, Recipient, chain_for, due_actions, recipients};
+pub use actions::{
+    Action, CallTaskStatus, Recipient, call_tasks, chain_for, due_actions, recipients,
+};
 pub use classification::{Classification, classify};
 pub use clocks::{Clock, ClockName, ClockStatus, clocks};
 pub use duty::{CalendarDays, HandOver, hand_overs, on_duty, people_day, shifts_at, staffed_as};
 pub use exposure::{CutOff, EndBasis, ExposureKind, ExposureStart, PageExposure, StartBasis};
 pub use fold::{FoldDecision, fold};
 pub use incident::{
-    Acknowledgement, Command, CommandError, Incident, LevelDecision, ReportKind, ReportRecord,
-    SituationChange,
+    Acknowledgement, Command, CommandError, ContactReached, Incident, LevelDecision, ReportKind,
+    ReportRecord, SituationChange,
 };
 pub use level::{LevelReason, Suggestion, effective_level, suggest_level};
 pub use model::{IncidentState, OpenIncident, Signal, SignalKind, SignalSource};

@@ -33,6 +33,8 @@ pub enum EventKind {
     FalseAlarm,
     /// An outage was confirmed as an attack.
     AttackConfirmed,
+    /// A person reached an outside authority on a call/fax task.
+    ContactReached,
     /// The runner carried out an action (a notification handed to the
     /// outbox, a step run, a task created).
     ActionDone,

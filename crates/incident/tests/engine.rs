@@ -7,9 +7,9 @@
 
 use jiff::Timestamp;
 use sitewarden_incident::{
-    Action, ApprovalError, ClockName, ClockStatus, Command, CommandError, ExposureStart, Incident,
-    IncidentState, ReportKind, Rules, Signal, SignalKind, SignalSource, StartBasis,
-    TransitionError, clocks, due_actions, hand_overs, on_duty, suggest_level,
+    Action, ApprovalError, ClockName, ClockStatus, Command, CommandError, EventKind, ExposureStart,
+    Incident, IncidentState, ReportKind, Rules, Signal, SignalKind, SignalSource, StartBasis,
+    TransitionError, call_tasks, clocks, due_actions, hand_overs, on_duty, suggest_level,
 };
 use sitewarden_plan::{OperatorType, Plan, Role};
 
@@ -945,6 +945,72 @@ fn an_acknowledgement_stops_the_chain_but_not_duties_to_authorities() {
             .iter()
             .any(|action| action.starts_with("reminder:initial_report"))
     );
+}
+
+/// The chain gives the call to the cyberspace office as a task; it comes
+/// again at each repeat until a person records the call, and `incident
+/// show` lists it open, then reached.
+#[test]
+fn a_call_task_repeats_until_the_call_is_recorded() {
+    let plan = Plan::from_toml_str(&PLAN.replace(
+        "contacts = [\"cac\"]\n",
+        "contacts = [\"cac\"]\nrepeat = 2\nrepeat_every_minutes = 30\n",
+    ))
+    .unwrap();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "III", "09:05:00");
+    carry_out(&mut incident, &rules, "09:20:00");
+    let tasks = call_tasks(&incident);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].contact, "cac");
+    assert_eq!(tasks[0].given_at, Some(at("09:20:00")));
+    assert!(tasks[0].reached.is_none());
+    let calls = |incident: &Incident, time: &str| -> Vec<String> {
+        actions_at(&rules, incident, time)
+            .into_iter()
+            .filter(|action| action.starts_with("call:"))
+            .collect()
+    };
+    assert_eq!(
+        calls(&incident, "09:46:00"),
+        ["call:default:4:1:cac → 主任"]
+    );
+
+    // Unknown contacts are refused and change nothing.
+    let refused = incident.apply(
+        &rules,
+        Command::Contacted {
+            contact: "fbi".into(),
+            fax_sent: false,
+            note: String::new(),
+        },
+        "主任",
+        at("09:30:00"),
+    );
+    assert!(
+        matches!(refused, Err(CommandError::UnknownContact { ref known, .. }) if known == "cac"),
+        "{refused:?}"
+    );
+    apply(
+        &mut incident,
+        &rules,
+        Command::Contacted {
+            contact: "cac".into(),
+            fax_sent: true,
+            note: "已登记".into(),
+        },
+        "主任",
+        "09:30:00",
+    );
+    assert!(calls(&incident, "09:46:00").is_empty(), "no call once made");
+    let tasks = call_tasks(&incident);
+    let reached = tasks[0].reached.expect("reached");
+    assert_eq!((reached.by.as_str(), reached.fax_sent), ("主任", true));
+    assert!(incident.timeline.events().iter().any(|event| {
+        event.kind == EventKind::ContactReached
+            && event.detail == "示例省委网信办 (cac) reached by phone, fax sent: 已登记"
+    }));
 }
 
 #[test]

@@ -265,8 +265,15 @@ pub fn render(
                 from.join(", ")
             ),
         ),
-        Action::CallTask { name, .. } => {
-            both(format!("请致电 {name}"), format!("Please call {name}"))
+        Action::CallTask {
+            name, phone, fax, ..
+        } => {
+            let phone = phone.as_deref().unwrap_or("-");
+            let fax = fax.as_deref().unwrap_or("-");
+            both(
+                format!("请致电 {name}（电话 {phone}），随后传真（{fax}）"),
+                format!("Please call {name} (phone {phone}), then fax ({fax})"),
+            )
         }
         Action::RunStep { action, .. } => both(
             format!("预案步骤：{}", action.name_zh()),
@@ -287,6 +294,22 @@ pub fn render(
                 ),
                 format!(
                     "To approve, run: {} (add --deny to refuse, --note for an instruction)",
+                    command(recipient.unwrap_or("NAME"))
+                ),
+            ))
+        }
+        // The command that records the call, so the task can be closed.
+        Action::CallTask { contact, .. } => {
+            let command = |name: &str| {
+                format!("sitewarden incident contacted {id} --contact {contact} --by {name} --fax")
+            };
+            Some(both(
+                format!(
+                    "打完电话请执行：{}（未传真则去掉 --fax，可用 --note 记录要点）",
+                    command(recipient.unwrap_or("姓名"))
+                ),
+                format!(
+                    "Once called, run: {} (leave out --fax if no fax went, --note for what was agreed)",
                     command(recipient.unwrap_or("NAME"))
                 ),
             ))
@@ -580,6 +603,37 @@ url = "https://www.example.gov.test/"
             !text.contains("1 min") && !text.contains("1 分钟"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_call_task_gives_the_numbers_and_the_command_that_records_the_call() {
+        let plan = plan(None);
+        let rules = Rules::new(&plan).unwrap();
+        let incident = handled_incident(&rules);
+        let action = Action::CallTask {
+            key: "call:default:4:0:cac".into(),
+            at: incident.discovered_at,
+            contact: "cac".into(),
+            name: "示例省委网信办".into(),
+            kind: sitewarden_plan::ContactKind::CyberspaceOffice,
+            phone: Some("0000-66000007".into()),
+            fax: Some("0000-66000008".into()),
+            assignees: Vec::new(),
+        };
+        let message = render(
+            &rules,
+            &incident,
+            &action,
+            incident.discovered_at,
+            Some("李建国"),
+        );
+        let text = format!("{}\n{}", message.subject, message.body);
+        for expected in [
+            "请致电 示例省委网信办（电话 0000-66000007），随后传真（0000-66000008）",
+            "sitewarden incident contacted 4 --contact cac --by 李建国 --fax",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        }
     }
 
     #[test]

@@ -290,6 +290,22 @@ pub enum IncidentCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Record that an outside authority (the plan's `[[external_contacts]]`)
+    /// was phoned on the escalation chain's call/fax task: the task is
+    /// done and the chain gives no more for that contact.
+    Contacted {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The contact's id in the plan (e.g. cyberspace_office).
+        #[arg(long)]
+        contact: String,
+        /// The fax followed the call.
+        #[arg(long)]
+        fax: bool,
+        /// What was said or agreed, in short.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Add a note to the timeline.
     Note {
         #[command(flatten)]

@@ -398,6 +398,19 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
             "--by",
             "刘洋",
         ],
+        // Level III: the chain's call to the cyberspace office, made.
+        vec![
+            "incident",
+            "contacted",
+            "1",
+            "--contact",
+            "cac",
+            "--fax",
+            "--note",
+            "网信办值班员已登记",
+            "--by",
+            "李建国",
+        ],
     ] {
         let mut args = args.clone();
         args.extend_from_slice(&["--plan", plan, "--data", data]);
@@ -457,6 +470,33 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
     .await;
     assert_eq!(out.status.code(), Some(1));
 
+    // Only the plan's outside contacts can be reached.
+    let out = sitewarden(&[
+        "incident",
+        "contacted",
+        "1",
+        "--contact",
+        "fbi",
+        "--by",
+        "李建国",
+        "--plan",
+        plan,
+        "--data",
+        data,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no outside contact \"fbi\"")
+            && text(&out.stderr).contains("cac, police"),
+        "{}",
+        text(&out.stderr)
+    );
+    let reached = &incident["call_tasks"][0];
+    assert_eq!(reached["contact"], "cac", "{incident}");
+    assert_eq!(reached["reached"]["by"], "李建国", "{incident}");
+    assert_eq!(reached["reached"]["fax_sent"], true, "{incident}");
+
     // Acts are recorded with roster names only.
     let out = sitewarden(&[
         "incident", "ack", "1", "--by", "root", "--plan", plan, "--data", data,
@@ -499,6 +539,8 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
         "已电话报告办公室",
         "门户首页被篡改",
         "运维单位已到场",
+        "示例省委网信办 (cac): reached by 李建国",
+        "示例省委网信办 (cac) reached by phone, fax sent: 网信办值班员已登记",
     ] {
         assert!(
             shown.contains(expected),

@@ -8,8 +8,8 @@ use crate::output;
 use jiff::Timestamp;
 use sitewarden_incident::time::human_duration;
 use sitewarden_incident::{
-    Clock, ClockStatus, Command, Incident, IncidentState, ReportKind, Rules, SignalKind, clocks,
-    effective_level, steps, suggest_level,
+    Clock, ClockStatus, Command, Incident, IncidentState, ReportKind, Rules, SignalKind,
+    call_tasks, clocks, effective_level, steps, suggest_level,
 };
 use sitewarden_plan::Plan;
 use sitewarden_store::{
@@ -126,6 +126,22 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
             )
             .await
         }
+        IncidentCommand::Contacted {
+            act,
+            contact,
+            fax,
+            note,
+        } => {
+            apply(
+                &act,
+                Command::Contacted {
+                    contact,
+                    fax_sent: fax,
+                    note,
+                },
+            )
+            .await
+        }
         IncidentCommand::Note { act, text } => apply(&act, Command::Note { text }).await,
         IncidentCommand::Resolve { act } => {
             apply(
@@ -218,6 +234,68 @@ fn optional_plan(path: &Path) -> anyhow::Result<Option<Plan>> {
     load_plan(path).map(Some)
 }
 
+/// The chain's call/fax tasks to outside authorities: made (by whom,
+/// when, fax or not) or still to make, with the command that records it.
+fn print_call_tasks(rules: &Rules<'_>, engine: &Incident, id: i64) {
+    let tasks = call_tasks(engine);
+    if tasks.is_empty() {
+        return;
+    }
+    println!();
+    println!("outside authorities (call, then fax):");
+    for task in tasks {
+        let contact = rules.plan.external_contact(&task.contact);
+        let name = contact.map_or(task.contact.as_str(), |contact| contact.name.as_str());
+        let numbers = contact
+            .map(|contact| {
+                [
+                    contact
+                        .phone
+                        .as_deref()
+                        .map(|phone| format!("phone {phone}")),
+                    contact.fax.as_deref().map(|fax| format!("fax {fax}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
+            })
+            .unwrap_or_default();
+        match task.reached {
+            Some(reached) => println!(
+                "  {name} ({}): reached by {} at {}{}{}",
+                task.contact,
+                reached.by,
+                output::time(reached.at.as_millisecond()),
+                if reached.fax_sent {
+                    ", fax sent"
+                } else {
+                    ", no fax yet"
+                },
+                if reached.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", reached.note)
+                }
+            ),
+            None => println!(
+                "  {name} ({}): TO CALL{}{} — then `sitewarden incident contacted {id} \
+                 --contact {} --by NAME [--fax]`",
+                task.contact,
+                if numbers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({numbers})")
+                },
+                task.given_at
+                    .map(|at| format!(", task given {}", output::time(at.as_millisecond())))
+                    .unwrap_or_default(),
+                task.contact
+            ),
+        }
+    }
+}
+
 /// The engine's views of an incident: level, suggestion, clocks, steps.
 fn engine_json(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> serde_json::Value {
     let suggestion = suggest_level(rules, incident, now);
@@ -233,6 +311,7 @@ fn engine_json(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> serde_
         "acknowledgements": incident.acknowledgements,
         "reports": incident.reports,
         "approvals": incident.approvals,
+        "call_tasks": call_tasks(incident),
         "playbook": steps(rules, incident),
         "reporter": incident.reporter,
     })
@@ -519,6 +598,7 @@ fn print_detail(
                 );
             }
         }
+        print_call_tasks(rules, engine, incident.id);
     }
     println!();
     println!("signals:");
