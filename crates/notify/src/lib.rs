@@ -21,7 +21,7 @@ mod signing;
 
 pub use channel::{BoxFuture, Channel, Outgoing, SendError};
 pub use channels::{
-    ChannelConfig, SmtpSecurity, build_channel, email_message_id, with_min_interval,
+    ChannelConfig, SmtpSecurity, build_channel, email_message_id, header_safe_id, with_min_interval,
 };
 pub use dispatcher::{Dispatcher, RetryPolicy};
 pub use signing::{dingtalk_sign, feishu_sign, webhook_signature};

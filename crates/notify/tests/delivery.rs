@@ -58,7 +58,7 @@ async fn webhook(
     }
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
-        json["id"].as_str().unwrap(),
+        sitewarden_notify::header_safe_id(json["id"].as_str().unwrap()),
         header("x-sitewarden-message-id")
     );
     receiver

@@ -632,7 +632,10 @@ url = "https://www.example.gov.test/"
             "请致电 示例省委网信办（电话 0000-66000007），随后传真（0000-66000008）",
             "sitewarden incident contacted 4 --contact cac --by 李建国 --fax",
         ] {
-            assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
         }
     }
 

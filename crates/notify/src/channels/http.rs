@@ -98,7 +98,7 @@ impl HttpChannel {
                     .client
                     .post(self.url.clone())
                     .header("content-type", "application/json")
-                    .header("x-sitewarden-message-id", &message.id)
+                    .header("x-sitewarden-message-id", header_safe_id(&message.id))
                     .header("x-sitewarden-timestamp", timestamp.to_string());
                 if let Some(secret) = secret {
                     request = request.header(
@@ -282,4 +282,30 @@ mod tests {
             "0 is no pacing"
         );
     }
+
+    #[test]
+    fn message_ids_become_ascii_header_values() {
+        assert_eq!(
+            super::header_safe_id("incident-3/notify:duty_officer:0/duty-room/王小明"),
+            "incident-3/notify:duty_officer:0/duty-room/%E7%8E%8B%E5%B0%8F%E6%98%8E"
+        );
+        assert_eq!(super::header_safe_id("a b%c"), "a%20b%25c");
+    }
+}
+
+/// The outbox id as an ASCII header value: the ids name people ("…/王小明"),
+/// and raw UTF-8 in a header is obs-text that receivers read as Latin-1 or
+/// refuse. Bytes outside visible ASCII, and `%` itself, are percent-encoded
+/// (RFC 3986 style), so the same id always gives the same header; the JSON
+/// body's `id` carries it unencoded.
+pub fn header_safe_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_graphic() && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

@@ -4,7 +4,7 @@ mod email;
 mod http;
 
 pub use email::{EmailChannel, email_message_id};
-pub use http::{HttpChannel, HttpFlavour};
+pub use http::{HttpChannel, HttpFlavour, header_safe_id};
 
 use crate::channel::{BoxFuture, Channel, Outgoing, SendError};
 use std::path::PathBuf;
