@@ -7,7 +7,7 @@
 //! `[[logwatch.files]]` (the organisation's own nginx/IIS logs, followed
 //! through rotation, resuming from saved offsets in
 //! `DATA/logwatch-offsets.json`). One [`sitewarden_logwatch::LiveDetector`]
-//! sees them all; the [`recorder`] turns what it finds into signals
+//! sees them all, resuming what it learned before a restart ([`memory`]); the [`recorder`] turns what it finds into signals
 //! (floods → DDoS, web-shell access → web shell), blocks and offender
 //! records.
 //!
@@ -17,6 +17,7 @@
 //! CLI and the playbook's `preserve_evidence` step.
 
 pub mod forensics;
+pub mod memory;
 pub mod recorder;
 pub mod sites;
 pub mod watcher;
@@ -79,8 +80,12 @@ impl LiveWatch {
             return Ok(None);
         }
         let config = settings.config();
-        let detector = LiveDetector::new(&config, Vec::new(), now_ms())
+        let started = now_ms();
+        let mut detector = LiveDetector::new(&config, Vec::new(), started)
             .map_err(|error| format!("logwatch settings: {error}"))?;
+        if let Some(learned) = memory::load(data_dir) {
+            detector.resume(learned, started);
+        }
         let mut offsets = FileOffsetStore::open(data_dir.join(OFFSETS_FILE))
             .map_err(|error| format!("logwatch offsets: {error}"))?;
         let mut sources = Vec::new();
@@ -122,6 +127,7 @@ impl LiveWatch {
                 .map_err(|error| format!("the tap's parser: {error}"))?,
             sites: SiteMap::of(plan),
             offsets,
+            data_dir: data_dir.to_path_buf(),
             out,
             stats: WatchStats::default(),
         };

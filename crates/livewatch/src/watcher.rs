@@ -56,6 +56,8 @@ pub(crate) struct Watcher {
     pub tap_parser: Parser,
     pub sites: SiteMap,
     pub offsets: FileOffsetStore,
+    /// Where the detector's memory is saved ([`crate::memory`]).
+    pub data_dir: std::path::PathBuf,
     pub out: mpsc::Sender<Found>,
     pub stats: WatchStats,
 }
@@ -64,6 +66,9 @@ pub(crate) struct Watcher {
 const TICK: Duration = Duration::from_millis(200);
 /// How often file offsets are saved.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// How often the detector's memory is saved (it changes slowly, and holds
+/// an hour of per-second rates per site).
+const REMEMBER_EVERY: Duration = Duration::from_secs(60);
 /// Bytes read from one file per round, so one huge log cannot starve the
 /// others or the tap.
 const FILE_BUDGET: usize = 4 * 1024 * 1024;
@@ -215,10 +220,16 @@ impl Watcher {
         }
     }
 
-    /// Runs until `stop` is set; saves the offsets on the way out.
+    fn remember(&self, now_ms: i64) {
+        crate::memory::save(&self.data_dir, &self.detector.memory(now_ms));
+    }
+
+    /// Runs until `stop` is set; saves the offsets and the detector's
+    /// memory on the way out.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> WatchStats {
         let mut last_tick = now_ms();
         let mut last_save = last_tick;
+        let mut last_remember = last_tick;
         while !stop.load(Ordering::Relaxed) {
             let more = self.round(now_ms());
             let now = now_ms();
@@ -230,11 +241,16 @@ impl Watcher {
                 self.save();
                 last_save = now;
             }
+            if now - last_remember >= REMEMBER_EVERY.as_millis() as i64 {
+                self.remember(now);
+                last_remember = now;
+            }
             if !more {
                 self.idle(Duration::from_millis(50));
             }
         }
         self.save();
+        self.remember(now_ms());
         self.stats
     }
 

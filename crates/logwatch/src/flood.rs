@@ -606,7 +606,7 @@ impl FloodEvent {
 
 /// Seconds of recent history the live detector keeps for its own
 /// baseline when none was learned from the log's past.
-const ONLINE_HISTORY_SECONDS: usize = 3600;
+pub const ONLINE_HISTORY_SECONDS: usize = 3600;
 /// Sources kept as "known" for the new-source count.
 const MAX_KNOWN_SOURCES: usize = 2_000_000;
 /// Seconds of history before URL rates are trusted.
@@ -668,6 +668,25 @@ impl LiveFlood {
             url_second: HashMap::new(),
             url_rates: HashMap::new(),
             url_active: HashMap::new(),
+        }
+    }
+
+    /// The quiet seconds' request counts the online baseline learns from,
+    /// oldest first (for [`LiveFlood::resume_online`] after a restart).
+    pub fn online_history(&self) -> Vec<u32> {
+        self.online.iter().copied().collect()
+    }
+
+    /// Takes up an online history saved before a restart, so the baseline
+    /// is there at once instead of after a minute of traffic (and a flood
+    /// in that minute is not measured against the bare floor).
+    pub fn resume_online(&mut self, history: Vec<u32>, now_ms: i64) {
+        let skip = history.len().saturating_sub(ONLINE_HISTORY_SECONDS);
+        self.online = history.into_iter().skip(skip).collect();
+        if self.online.len() >= 60 {
+            let mut values: Vec<u32> = self.online.iter().copied().collect();
+            self.online_stats = RateStats::of(&mut values);
+            self.online_updated = now_ms;
         }
     }
 

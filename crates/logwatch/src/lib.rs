@@ -54,7 +54,7 @@ pub use flood::{Baseline, Flood, FloodConfig, FloodEvent, FloodKind};
 pub use format::{LogFormat, Parsed, Parser};
 pub use html::render_html;
 pub use ip::{Cidr, IpKey};
-pub use live::{Event, LiveDetector};
+pub use live::{Event, LiveDetector, LiveMemory};
 pub use reader::Progress;
 pub use record::{OwnedRecord, Record};
 pub use report::{

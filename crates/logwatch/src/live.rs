@@ -8,13 +8,14 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::config::{Config, Resolved};
 use crate::decision::{Decision, LiveDecisions};
 use crate::detect::{Attack, Detector, Hit};
 use crate::error::Result;
-use crate::flood::{Baseline, FloodEvent, LiveFlood};
+use crate::flood::{Baseline, FloodEvent, LiveFlood, ONLINE_HISTORY_SECONDS};
 use crate::record::{Record, lossy};
 use crate::scenario::{Buckets, ScenarioEvent};
 use crate::shell::{ScriptSeen, Upload, is_script_path, is_upload, judge};
@@ -59,7 +60,83 @@ pub struct LiveDetector {
     last_expiry_ms: i64,
 }
 
+/// What a live detector has learned that a restart must not forget.
+///
+/// Without it, a restarted detector learns the site's scripts afresh for
+/// `web_shells.learning_minutes`: a web shell planted before the restart
+/// and used in that hour would be learned as one of the site's own and
+/// never raised. It also keeps the uploads that make a new script
+/// suspect, the scripts already reported, and each site's quiet request
+/// rates (the flood baseline), which are only taken up when less than an
+/// hour old.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveMemory {
+    /// When it was taken (Unix ms).
+    pub saved_at_ms: i64,
+    /// When the web-shell learning period began.
+    pub learning_started_ms: i64,
+    /// Script paths seen (UTF-8 ones), with what is known of each.
+    pub scripts: Vec<(String, ScriptSeen)>,
+    /// Scripts already reported.
+    pub reported_scripts: Vec<String>,
+    /// Recent uploads, oldest first.
+    pub uploads: Vec<Upload>,
+    /// Per site, the quiet seconds' request counts, oldest first.
+    pub flood_history: BTreeMap<String, Vec<u32>>,
+}
+
 impl LiveDetector {
+    /// What the detector has learned, as of `now_ms`, to be saved.
+    pub fn memory(&self, now_ms: i64) -> LiveMemory {
+        let text = |path: &Vec<u8>| String::from_utf8(path.clone()).ok();
+        LiveMemory {
+            saved_at_ms: now_ms,
+            learning_started_ms: self.started_ms,
+            scripts: self
+                .scripts
+                .iter()
+                .filter_map(|(path, seen)| Some((text(path)?, seen.clone())))
+                .collect(),
+            reported_scripts: self.reported_scripts.iter().filter_map(text).collect(),
+            uploads: self.uploads.iter().cloned().collect(),
+            flood_history: self
+                .floods
+                .iter()
+                .map(|(site, flood)| (site.clone(), flood.online_history()))
+                .filter(|(_, history)| !history.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Takes up what an earlier detector learned (see [`LiveMemory`]): the
+    /// learning period runs from the earlier start, and the scripts,
+    /// reports and uploads it knew are known.
+    pub fn resume(&mut self, memory: LiveMemory, now_ms: i64) {
+        self.started_ms = self.started_ms.min(memory.learning_started_ms);
+        for (path, seen) in memory.scripts {
+            if self.scripts.len() >= MAX_SCRIPTS {
+                break;
+            }
+            self.scripts.entry(path.into_bytes()).or_insert(seen);
+        }
+        self.reported_scripts
+            .extend(memory.reported_scripts.into_iter().map(String::into_bytes));
+        for upload in memory.uploads {
+            if self.uploads.len() >= MAX_UPLOADS {
+                self.uploads.pop_front();
+            }
+            self.uploads.push_back(upload);
+        }
+        let fresh =
+            now_ms.saturating_sub(memory.saved_at_ms) <= ONLINE_HISTORY_SECONDS as i64 * 1000;
+        if fresh {
+            for (site, history) in memory.flood_history {
+                self.site_flood(site.as_bytes())
+                    .resume_online(history, now_ms);
+            }
+        }
+    }
+
     /// A detector starting at `now_ms`; `baselines` per site from the
     /// batch analysis of the log's history (its `baselines`), if any.
     pub fn new(
@@ -274,6 +351,112 @@ mod tests {
         // The same again: an attack, no second decision while blocked.
         let events = feed(&mut live, line, 1_795_168_801_000);
         assert_eq!(events.len(), 1);
+    }
+
+    /// A restart in the learning hour must not start it again: a shell
+    /// used an hour after the *first* start is new, not the site's own.
+    #[test]
+    fn a_resumed_detector_keeps_its_learning_and_its_uploads() {
+        // 2026-11-20T10:00:00Z
+        let start = 1_795_168_800_000;
+        let minute = 60_000;
+        let line = |time: &str, request: &str| {
+            format!(
+                r#"203.0.113.66 - - [20/Nov/2026:{time} +0000] "{request} HTTP/1.1" 200 100 "-" "Mozilla/5.0""#
+            )
+        };
+        let mut first = LiveDetector::new(&Config::default(), Vec::new(), start).unwrap();
+        feed(
+            &mut first,
+            &line("10:01:00", "GET /index.php"),
+            start + minute,
+        );
+        // Saved, and through JSON as serve keeps it.
+        let memory: LiveMemory =
+            serde_json::from_slice(&serde_json::to_vec(&first.memory(start + 2 * minute)).unwrap())
+                .unwrap();
+        assert_eq!(memory.learning_started_ms, start);
+
+        let shell_after_restart = |resume: bool| {
+            let restarted = start + 3 * minute;
+            let mut detector =
+                LiveDetector::new(&Config::default(), Vec::new(), restarted).unwrap();
+            if resume {
+                detector.resume(memory.clone(), restarted);
+            }
+            feed(
+                &mut detector,
+                &line("11:01:00", "POST /member/upload.php"),
+                start + 61 * minute,
+            );
+            let events = feed(
+                &mut detector,
+                &line("11:02:00", "GET /static/a7.php"),
+                start + 62 * minute,
+            );
+            if resume {
+                // The site's own script is still its own.
+                let own = feed(
+                    &mut detector,
+                    &line("11:03:00", "GET /index.php"),
+                    start + 63 * minute,
+                );
+                assert!(own.is_empty(), "{own:?}");
+            }
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Attack(a) if a.rule.starts_with("webshell-new-script")))
+        };
+        assert!(shell_after_restart(true), "resumed: the shell is raised");
+        assert!(
+            !shell_after_restart(false),
+            "the failure this guards against: a fresh detector learns the shell as the site's own"
+        );
+    }
+
+    /// The flood baseline is there at once after a restart: a flood in
+    /// the first seconds is measured against it, not the bare floor.
+    #[test]
+    fn a_resumed_flood_baseline_applies_from_the_first_second() {
+        let start = 1_795_168_800_000;
+        let line = |second: u32| {
+            format!(
+                r#"203.0.113.{} - - [20/Nov/2026:10:00:{second:02} +0000] "GET / HTTP/1.1" 200 100 "-" "Mozilla/5.0""#,
+                second % 200
+            )
+        };
+        let memory = LiveMemory {
+            saved_at_ms: start - 5_000,
+            learning_started_ms: start - 7_200_000,
+            // An hour at 2 requests a second, for the log's host ("-").
+            flood_history: [(String::new(), vec![2; 3600])].into_iter().collect(),
+            ..LiveMemory::default()
+        };
+        let floods = |resume: bool| {
+            let mut detector = LiveDetector::new(&Config::default(), Vec::new(), start).unwrap();
+            if resume {
+                detector.resume(memory.clone(), start);
+            }
+            let mut started = false;
+            // 60 requests a second for 5 seconds: above a 2/s baseline's
+            // threshold (20), below a fresh detector's floor (20 × 5).
+            for second in 0..5u32 {
+                for n in 0..60 {
+                    let now = start + i64::from(second) * 1000 + n;
+                    let events = feed(&mut detector, &line(second), now);
+                    started |= events
+                        .iter()
+                        .any(|e| matches!(e, Event::Flood(FloodEvent::Started(_))));
+                }
+            }
+            let events = detector.tick(start + 6_000);
+            started
+                || events
+                    .iter()
+                    .any(|e| matches!(e, Event::Flood(FloodEvent::Started(_))))
+        };
+        assert!(floods(true));
+        assert!(!floods(false));
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Default for WebShellConfig {
 const MAX_TRACKED_CLIENTS: usize = 16;
 
 /// What is known about one script path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptSeen {
     /// First request of any kind.
     pub first_ms: i64,
@@ -105,7 +105,7 @@ impl ScriptSeen {
 }
 
 /// A POST to an upload-like endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upload {
     /// When.
     pub time_ms: i64,

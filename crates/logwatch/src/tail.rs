@@ -117,16 +117,23 @@ impl FileOffsetStore {
     }
 
     fn write(&self) -> Result<()> {
-        use std::io::Write;
-        let tmp = self.path.with_extension("tmp");
-        let json = serde_json::to_vec_pretty(&self.offsets)
-            .map_err(|e| LogwatchError::OffsetStore(e.to_string()))?;
-        let mut file = File::create(&tmp).map_err(|e| LogwatchError::io(&tmp, e))?;
-        file.write_all(&json)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| LogwatchError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| LogwatchError::io(&self.path, e))
+        write_json_atomically(&self.path, &self.offsets)
     }
+}
+
+/// Replaces the JSON file at `path` with `value` so that a crash leaves
+/// the old file or the new one, never half of one: a temporary file,
+/// fsync, rename.
+pub fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let json =
+        serde_json::to_vec_pretty(value).map_err(|e| LogwatchError::OffsetStore(e.to_string()))?;
+    let mut file = File::create(&tmp).map_err(|e| LogwatchError::io(&tmp, e))?;
+    file.write_all(&json)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| LogwatchError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| LogwatchError::io(path, e))
 }
 
 impl OffsetStore for FileOffsetStore {

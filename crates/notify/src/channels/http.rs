@@ -241,6 +241,23 @@ fn preview(body: &[u8]) -> String {
     preview
 }
 
+/// The outbox id as an ASCII header value: the ids name people ("…/王小明"),
+/// and raw UTF-8 in a header is obs-text that receivers read as Latin-1 or
+/// refuse. Bytes outside visible ASCII, and `%` itself, are percent-encoded
+/// (RFC 3986 style), so the same id always gives the same header; the JSON
+/// body's `id` carries it unencoded.
+pub fn header_safe_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_graphic() && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,21 +308,4 @@ mod tests {
         );
         assert_eq!(super::header_safe_id("a b%c"), "a%20b%25c");
     }
-}
-
-/// The outbox id as an ASCII header value: the ids name people ("…/王小明"),
-/// and raw UTF-8 in a header is obs-text that receivers read as Latin-1 or
-/// refuse. Bytes outside visible ASCII, and `%` itself, are percent-encoded
-/// (RFC 3986 style), so the same id always gives the same header; the JSON
-/// body's `id` carries it unencoded.
-pub fn header_safe_id(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for byte in id.bytes() {
-        if byte.is_ascii_graphic() && byte != b'%' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
