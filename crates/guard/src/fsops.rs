@@ -38,6 +38,12 @@ pub struct StatKey {
 }
 
 impl StatKey {
+    /// When the inode last changed (`ctime`, Unix ms): user space cannot
+    /// set it back, so a tampered file's content was in place by then.
+    pub fn changed_at_ms(&self) -> i64 {
+        self.ctime.0 * 1000 + self.ctime.1 / 1_000_000
+    }
+
     /// The key of a stat result.
     pub fn of(stat: &Stat) -> StatKey {
         StatKey {

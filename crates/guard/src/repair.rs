@@ -194,6 +194,12 @@ pub struct Repair {
     pub quarantined: Vec<Quarantined>,
     /// When the guard looked (Unix ms).
     pub detected_at_ms: i64,
+    /// When the file found in place last changed (its `ctime`, Unix ms),
+    /// for a tampered file that was kept: the tampered content was there
+    /// from then at the latest. Earlier than `detected_at_ms` by the gap
+    /// for a change made while nothing watched (found by a full check or
+    /// at start-up); `None` for what is not a regular file.
+    pub changed_at_ms: Option<i64>,
     /// How long the repair took.
     #[serde(serialize_with = "as_micros")]
     pub took: Duration,
@@ -202,6 +208,12 @@ pub struct Repair {
 }
 
 impl Repair {
+    /// The repair with the change time of the file it found (`key`).
+    fn found_changed(mut self, key: Option<StatKey>) -> Self {
+        self.changed_at_ms = key.map(|key| key.changed_at_ms());
+        self
+    }
+
     /// Waits (at most [`crate::late::LATE_CAPTURE_WAIT`] in all) until every
     /// late capture of this repair's quarantined files has finished, so the
     /// signal's evidence holds the attacker's bytes even when they were
@@ -627,17 +639,20 @@ impl Repairer {
                     })
                 });
                 let ok = result.is_ok();
-                repairs.push(self.outcome(
-                    path,
-                    tamper,
-                    Action::QuarantinedAndRestored,
-                    Some(&approved_entry),
-                    Some(&live.entry),
-                    quarantined,
-                    detected,
-                    started,
-                    result,
-                ));
+                repairs.push(
+                    self.outcome(
+                        path,
+                        tamper,
+                        Action::QuarantinedAndRestored,
+                        Some(&approved_entry),
+                        Some(&live.entry),
+                        quarantined,
+                        detected,
+                        started,
+                        result,
+                    )
+                    .found_changed(live.key),
+                );
                 if ok && matches!(approved_entry.kind, EntryKind::Dir) {
                     return descend(self);
                 }
@@ -646,17 +661,20 @@ impl Repairer {
             Decision::Quarantine(tamper) => {
                 let live = live?;
                 let (quarantined, result) = self.quarantine_live(dir, path, &live, tamper);
-                repairs.push(self.outcome(
-                    path,
-                    tamper,
-                    Action::Quarantined,
-                    None,
-                    Some(&live.entry),
-                    quarantined,
-                    detected,
-                    started,
-                    result,
-                ));
+                repairs.push(
+                    self.outcome(
+                        path,
+                        tamper,
+                        Action::Quarantined,
+                        None,
+                        Some(&live.entry),
+                        quarantined,
+                        detected,
+                        started,
+                        result,
+                    )
+                    .found_changed(live.key),
+                );
                 None
             }
         }
@@ -856,6 +874,7 @@ impl Repairer {
             found: found.map(describe),
             quarantined,
             detected_at_ms,
+            changed_at_ms: None,
             took: started.elapsed(),
             error,
         }
@@ -877,6 +896,7 @@ impl Repairer {
             found: None,
             quarantined: Vec::new(),
             detected_at_ms: detected,
+            changed_at_ms: None,
             took: started.elapsed(),
             error: Some(error.to_string()),
         }

@@ -33,25 +33,37 @@ pub struct GuardExposure {
     pub restored_at: Option<Timestamp>,
 }
 
-/// The exposure of a repair: from the guard's event time to the end of a
+/// How much earlier than the guard's event a file's change time must be to
+/// count as a change made while nothing watched.
+const UNWATCHED_GAP_MS: i64 = 1_000;
+
+/// The exposure of a repair: from when the tampered file was in place —
+/// its change time when that is earlier than the guard's event (a change
+/// made while nothing watched), else the event — to the end of a
 /// successful repair. A web shell is no exposure of a page (the engine
 /// starts none), and ends none either.
 pub fn exposure_for(repair: &Repair) -> GuardExposure {
-    let start = timestamp_from_ms(repair.detected_at_ms);
+    let detected = timestamp_from_ms(repair.detected_at_ms);
+    // Within a second the guard's own event stands: that is inotify's
+    // latency, not a change made while nothing watched.
+    let start = match repair.changed_at_ms {
+        Some(changed) if changed < repair.detected_at_ms - UNWATCHED_GAP_MS => ExposureStart {
+            at: timestamp_from_ms(changed),
+            basis: StartBasis::FileChanged,
+        },
+        _ => ExposureStart {
+            at: detected,
+            basis: StartBasis::GuardEvent,
+        },
+    };
     let repaired = !matches!(repair.action, Action::Failed) && repair.tamper != Tamper::AddedScript;
     let restored_at = repaired.then(|| {
         SignedDuration::try_from(repair.took)
             .ok()
-            .and_then(|took| start.checked_add(took).ok())
-            .unwrap_or(start)
+            .and_then(|took| detected.checked_add(took).ok())
+            .unwrap_or(detected)
     });
-    GuardExposure {
-        start: ExposureStart {
-            at: start,
-            basis: StartBasis::GuardEvent,
-        },
-        restored_at,
-    }
+    GuardExposure { start, restored_at }
 }
 
 /// At most this many quarantined files go into the evidence register per

@@ -458,6 +458,7 @@ mod tests {
                 Action::Restored
             },
             approved: None,
+            changed_at_ms: None,
             found: None,
             quarantined: Vec::new(),
             detected_at_ms: 0,

@@ -65,6 +65,17 @@ struct Guarded {
 
 impl Guarded {
     async fn start() -> Guarded {
+        let mut guarded = Guarded::start_after(|_| {}).await;
+        match guarded.next().await {
+            Heard::Ready => {}
+            _ => panic!("the start-up check found something to repair"),
+        }
+        guarded
+    }
+
+    /// Approves the root, runs `meanwhile` on it (a change made while no
+    /// guard watches), then starts the guard; nothing heard yet.
+    async fn start_after(meanwhile: impl FnOnce(&Path)) -> Guarded {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("www");
         fs::create_dir_all(root.join("tzgg")).unwrap();
@@ -86,6 +97,7 @@ impl Guarded {
             &|_| {},
         )
         .unwrap();
+        meanwhile(&root);
         let plan = Arc::new(plan(&root));
         let store = Store::open(&data_dir)
             .await
@@ -121,7 +133,7 @@ impl Guarded {
         let task = tokio::spawn(async move {
             running.await.expect("the guard runs");
         });
-        let mut guarded = Guarded {
+        Guarded {
             store,
             plan,
             root,
@@ -130,12 +142,7 @@ impl Guarded {
             cancel,
             task,
             _dir: dir,
-        };
-        match guarded.next().await {
-            Heard::Ready => {}
-            _ => panic!("the start-up check found something to repair"),
         }
-        guarded
     }
 
     async fn next(&mut self) -> Heard {
@@ -271,5 +278,43 @@ async fn files_are_measured_as_the_pages_they_serve() {
         .into_iter()
         .collect()
     );
+    guarded.stop().await;
+}
+
+/// A page defaced while no guard watched (serve was down) is found by the
+/// start-up check; its exposure starts when the file changed (its ctime),
+/// not when the guard came back and looked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_unwatched_is_exposed_from_the_files_change_time() {
+    let changed = std::cell::Cell::new(0i64);
+    let mut guarded = Guarded::start_after(|root| {
+        fs::write(root.join("index.html"), b"<html>hacked while down</html>").unwrap();
+        let ctime = {
+            use std::os::unix::fs::MetadataExt;
+            let meta = fs::metadata(root.join("index.html")).unwrap();
+            meta.ctime() * 1000 + meta.ctime_nsec() / 1_000_000
+        };
+        changed.set(ctime);
+        // Down for a while.
+        std::thread::sleep(Duration::from_millis(1_500));
+    })
+    .await;
+    let (id, repair) = loop {
+        match guarded.next().await {
+            Heard::Raised { incident, repair } => break (incident, repair),
+            Heard::Failed(error) => panic!("not recorded: {error}"),
+            Heard::Ready => {}
+        }
+    };
+    assert_eq!(repair.changed_at_ms, Some(changed.get()));
+    assert!(repair.detected_at_ms - changed.get() >= 1_500, "{repair:?}");
+    let incident = guarded.incident(id).await;
+    let exposure = &incident.exposures[0];
+    assert_eq!(exposure.page.as_deref(), Some("home"));
+    assert_eq!(
+        (exposure.start.at, exposure.start.basis),
+        (timestamp_from_ms(changed.get()), StartBasis::FileChanged)
+    );
+    assert!(exposure.seconds(exposure.ended_at.unwrap()) >= 1);
     guarded.stop().await;
 }

@@ -34,6 +34,10 @@ pub enum ExposureKind {
 pub enum StartBasis {
     /// The guard saw the file change at this time.
     GuardEvent,
+    /// The tampered file's inode changed at this time (its `ctime`, which
+    /// user space cannot set back), before the guard found it: a change
+    /// made while nothing watched, found by a full check or at start-up.
+    FileChanged,
     /// The last check that found the page clean (or the site up).
     LastCleanCheck,
     /// The first check that found it bad (no earlier clean check known).
