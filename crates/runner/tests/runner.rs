@@ -244,50 +244,65 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
 /// The playbook's automatic contain step runs the site's containment
 /// command (a real script), records what it did, and marks the incident
 /// contained; a command that fails leaves it uncontained and says so.
+/// An executable shell script at `path`.
+fn script(path: &std::path::Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The command containment backend running `argv`.
+fn command_backend(argv: Vec<String>) -> Option<sitewarden_plan::Containment> {
+    Some(sitewarden_plan::Containment {
+        backend: sitewarden_plan::ContainmentBackend::Command,
+        nginx: None,
+        command: Some(sitewarden_plan::CommandContainment {
+            argv,
+            timeout_seconds: 10,
+        }),
+    })
+}
+
+/// A script that logs each cut-off as "site|state[|reason]" lines in `log`.
+fn logging_backend(
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    reason: bool,
+) -> Option<sitewarden_plan::Containment> {
+    let path = dir.join("cut-off.sh");
+    let format = if reason { "%s|%s|%s\\n" } else { "%s|%s\\n" };
+    let extra = if reason {
+        " \"$SITEWARDEN_REASON\""
+    } else {
+        ""
+    };
+    script(
+        &path,
+        &format!(
+            "printf '{format}' \"$1\" \"$2\"{extra} >> {}",
+            log.display()
+        ),
+    );
+    command_backend(vec![
+        path.display().to_string(),
+        "{site}".into(),
+        "{state}".into(),
+    ])
+}
+
 #[tokio::test]
 async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_contained() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("cut-off.sh");
     let log = dir.path().join("cut-off.log");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$1\" \"$2\" \"$SITEWARDEN_REASON\" >> {}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let failing = dir.path().join("broken.sh");
-    std::fs::write(&failing, "#!/bin/sh\necho 'CDN API refused' >&2\nexit 3\n").unwrap();
-    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script(&failing, "echo 'CDN API refused' >&2\nexit 3");
 
-    let text = plan("http://127.0.0.1:9/hook");
-    let mut plan = text;
+    let mut plan = plan("http://127.0.0.1:9/hook");
     let mut broken_site = plan.sites[0].clone();
-    plan.sites[0].containment = Some(sitewarden_plan::Containment {
-        backend: sitewarden_plan::ContainmentBackend::Command,
-        nginx: None,
-        command: Some(sitewarden_plan::CommandContainment {
-            argv: vec![
-                script.display().to_string(),
-                "{site}".into(),
-                "{state}".into(),
-            ],
-            timeout_seconds: 10,
-        }),
-    });
+    plan.sites[0].containment = logging_backend(dir.path(), &log, true);
     broken_site.name = "oa".into();
     broken_site.pages[0].url = "https://oa.example.gov.test/".into();
-    broken_site.containment = Some(sitewarden_plan::Containment {
-        backend: sitewarden_plan::ContainmentBackend::Command,
-        nginx: None,
-        command: Some(sitewarden_plan::CommandContainment {
-            argv: vec![failing.display().to_string()],
-            timeout_seconds: 10,
-        }),
-    });
+    broken_site.containment = command_backend(vec![failing.display().to_string()]);
     plan.sites.push(broken_site);
     plan.validate().unwrap();
     let plan = Arc::new(plan);
@@ -367,31 +382,9 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
 #[tokio::test]
 async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("cut-off.sh");
     let log = dir.path().join("cut-off.log");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s|%s\\n' \"$1\" \"$2\" >> {}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut plan = plan("http://127.0.0.1:9/hook");
-    plan.sites[0].containment = Some(sitewarden_plan::Containment {
-        backend: sitewarden_plan::ContainmentBackend::Command,
-        nginx: None,
-        command: Some(sitewarden_plan::CommandContainment {
-            argv: vec![
-                script.display().to_string(),
-                "{site}".into(),
-                "{state}".into(),
-            ],
-            timeout_seconds: 10,
-        }),
-    });
+    plan.sites[0].containment = logging_backend(dir.path(), &log, false);
     let mut second = plan.sites[0].clone();
     second.name = "oa".into();
     second.pages[0].url = "https://oa.example.gov.test/".into();

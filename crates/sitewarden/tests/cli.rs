@@ -436,78 +436,65 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
     );
     assert_eq!(incident["state"], "assessed");
 
-    // Refusals change nothing and say why.
-    let out = sitewarden(&["incident", "close", "1", "--plan", plan, "--data", data]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("refused"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = sitewarden(&[
-        "incident",
-        "approve",
-        "1",
-        "--request",
-        "0",
-        "--by",
-        "不在名册的人",
-        "--plan",
-        plan,
-        "--data",
-        data,
-    ])
+    // Refusals change nothing and say why: exit 1, each expected phrase
+    // on stderr.
+    let refused = |args: &'static [&'static str], expected: &'static [&'static str]| async move {
+        let mut args = args.to_vec();
+        args.extend_from_slice(&["--plan", plan, "--data", data]);
+        let out = sitewarden(&args).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        for phrase in expected {
+            assert!(
+                text(&out.stderr).contains(phrase),
+                "{args:?}: {phrase:?} missing from {}",
+                text(&out.stderr)
+            );
+        }
+    };
+    refused(&["incident", "close", "1"], &["refused"]).await;
+    refused(
+        &[
+            "incident",
+            "approve",
+            "1",
+            "--request",
+            "0",
+            "--by",
+            "不在名册的人",
+        ],
+        &["roster"],
+    )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("roster"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = sitewarden(&[
-        "incident", "level", "1", "--to", "V", "--reason", "x", "--plan", plan, "--data", data,
-    ])
+    refused(
+        &["incident", "level", "1", "--to", "V", "--reason", "x"],
+        &[],
+    )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-
     // Only the plan's outside contacts can be reached.
-    let out = sitewarden(&[
-        "incident",
-        "contacted",
-        "1",
-        "--contact",
-        "fbi",
-        "--by",
-        "李建国",
-        "--plan",
-        plan,
-        "--data",
-        data,
-    ])
+    refused(
+        &[
+            "incident",
+            "contacted",
+            "1",
+            "--contact",
+            "fbi",
+            "--by",
+            "李建国",
+        ],
+        &["no outside contact \"fbi\"", "cac, police"],
+    )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no outside contact \"fbi\"")
-            && text(&out.stderr).contains("cac, police"),
-        "{}",
-        text(&out.stderr)
-    );
+    // Acts are recorded with roster names only.
+    refused(
+        &["incident", "ack", "1", "--by", "root"],
+        &["not in the plan's roster"],
+    )
+    .await;
+
     let reached = &incident["call_tasks"][0];
     assert_eq!(reached["contact"], "cac", "{incident}");
     assert_eq!(reached["reached"]["by"], "李建国", "{incident}");
     assert_eq!(reached["reached"]["fax_sent"], true, "{incident}");
-
-    // Acts are recorded with roster names only.
-    let out = sitewarden(&[
-        "incident", "ack", "1", "--by", "root", "--plan", plan, "--data", data,
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("not in the plan's roster"),
-        "{}",
-        text(&out.stderr)
-    );
 
     // The rest of the way: recovered, reviewed, closed. (Approvals are
     // asked by serve's runner; the demo answers one.)
