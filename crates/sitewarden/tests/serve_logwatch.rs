@@ -291,6 +291,15 @@ async fn serve_watches_the_gateway_and_the_plans_logs_and_acts_on_what_it_finds(
         .position(|a| a["action"] == "reopen_site")
         .unwrap_or_else(|| panic!("no approval of reopen_site asked: {shown}"))
         .to_string();
+    // The duty officer's overview says what waits on a commander, and how.
+    let (ok, out, err) = run(&["status", "--plan", plan_arg, "--data", data_arg]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "waiting: approval of reopen_site — `sitewarden incident approve {id} --request {request} --by NAME`"
+        )),
+        "{out}"
+    );
     let (ok, out, err) = run(&[
         "incident",
         "approve",

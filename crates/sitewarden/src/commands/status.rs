@@ -1,10 +1,13 @@
 //! `sitewarden status`: every page of the plan with its last verdict, the
 //! sites cut off from external service (with how to reopen them), the open
-//! incidents, and the notifications waiting or dead.
+//! incidents with what waits on a person (approvals, calls to outside
+//! authorities), and the notifications waiting or dead.
 
 use super::{load_plan, open_existing_store};
 use crate::output;
 use sitewarden_analysis::Verdict;
+use sitewarden_incident::{Incident, call_tasks};
+use sitewarden_plan::Plan;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -104,6 +107,11 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
                 output::time(incident.discovered_at),
                 incident.title
             );
+            if let Some(engine) = store.engine_incident(incident.id).await? {
+                for waiting in waiting_on_people(&plan, &engine) {
+                    println!("        waiting: {waiting}");
+                }
+            }
         }
     }
     let counts = store.outbox_counts().await?;
@@ -121,4 +129,35 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
     );
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an incident waits for from a person, with the command that
+/// gives it: unanswered approval requests, calls to outside authorities
+/// not yet recorded.
+fn waiting_on_people(plan: &Plan, incident: &Incident) -> Vec<String> {
+    let id = incident.id;
+    let approvals = incident
+        .approvals
+        .iter()
+        .enumerate()
+        .filter(|(_, request)| request.answer.is_none())
+        .map(|(number, request)| {
+            format!(
+                "approval of {} — `sitewarden incident approve {id} --request {number} --by NAME`",
+                request.action.as_str()
+            )
+        });
+    let calls = call_tasks(incident)
+        .into_iter()
+        .filter(|task| task.reached.is_none())
+        .map(|task| {
+            let name = plan
+                .external_contact(&task.contact)
+                .map_or(task.contact.as_str(), |contact| contact.name.as_str());
+            format!(
+                "a call to {name} — then `sitewarden incident contacted {id} --contact {} --by NAME [--fax]`",
+                task.contact
+            )
+        });
+    approvals.chain(calls).collect()
 }
