@@ -119,7 +119,7 @@ done
 incident_ms() {
     "$BIN" incident list --data "$WORK/data" --json | python3 -c '
 import json, sys
-for i in json.load(sys.stdin)["incidents"]:
+for i in json.load(sys.stdin):
     if i["kind"] == "ddos":
         print(i["id"]); break'
 }

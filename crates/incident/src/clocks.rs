@@ -454,11 +454,20 @@ fn daily_clocks(rules: &Rules<'_>, incident: &Incident, now: Timestamp) -> Vec<C
         if stop.is_some_and(|stop| due >= stop) {
             break;
         }
-        // A day's report covers the day up to its due time: it is asked
-        // for when the incident was serious at both ends of that day. The
-        // day the level was raised is covered by the raise's progress
-        // report, so raising it does not create daily reports already due.
-        let day_start = plus_minutes(due, -24 * 60).max(incident.discovered_at);
+        // A day's report is asked for when the incident was serious when
+        // the day began (local midnight) and still is at the due time: a
+        // level decided on one day has its first daily report the next
+        // day, whatever the hour it was decided; the day the level was
+        // raised is covered by the raise's progress report, so raising it
+        // creates no daily report already due or due within hours.
+        let Ok(midnight) = day
+            .to_datetime(Time::midnight())
+            .to_zoned_datetime(zone.clone())
+            .map(|day| day.timestamp())
+        else {
+            break;
+        };
+        let day_start = midnight.max(incident.discovered_at);
         // (While the level is serious now, the day after a future day
         // that is skipped here is serious at both ends: the loop ends.)
         if !(serious_at(rules, incident, day_start, now) && serious_at(rules, incident, due, now)) {

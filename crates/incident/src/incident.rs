@@ -326,6 +326,21 @@ pub enum CommandError {
     /// A required text is empty.
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    /// `assess` before any level was decided: the risk assessment is the
+    /// level decision (PLAN §4).
+    #[error(
+        "no level is decided yet: decide it with `sitewarden incident level ID --to LEVEL --reason …`, which records the risk assessment"
+    )]
+    LevelNotDecided,
+    /// Closing an incident whose national report (level III and above)
+    /// was never sent: closing must not hide a duty the law sets.
+    #[error(
+        "the national report (due {due}) was never recorded: send it and record it with `sitewarden incident report ID --kind national` before closing"
+    )]
+    NationalReportOwed {
+        /// When it was due.
+        due: Timestamp,
+    },
     /// The contact is not one of the plan's `[[external_contacts]]`.
     #[error("no outside contact {contact:?} in the plan; contacts: {known}")]
     UnknownContact {
@@ -692,6 +707,62 @@ impl Incident {
         }
     }
 
+    /// The request an answer goes to: `request` itself, or — for an
+    /// approval of the latest request of a step that was refused — a new
+    /// request for that step, asked now.
+    fn reconsider(
+        &mut self,
+        rules: &Rules<'_>,
+        request: usize,
+        approved: bool,
+        roles: &[sitewarden_plan::Role],
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<usize, CommandError> {
+        let Some(refused) = self.approvals.get(request) else {
+            return Ok(request);
+        };
+        let was_refused = refused
+            .answer
+            .as_ref()
+            .is_some_and(|answer| !answer.approved);
+        let latest = !self
+            .approvals
+            .iter()
+            .skip(request + 1)
+            .any(|later| later.step == refused.step);
+        if !(approved && was_refused && latest) {
+            return Ok(request);
+        }
+        let step = refused.step;
+        let again = ApprovalRequest::for_step(rules, self, step, actor, at)?;
+        // Checked before anything changes: a refused command changes nothing.
+        if !roles.iter().any(|role| again.approvers.contains(role)) {
+            return Err(ApprovalError::NotAnApprover {
+                by: actor.to_owned(),
+                action: again.action.as_str(),
+                allowed: again
+                    .approvers
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+        self.record(
+            at,
+            actor,
+            EventKind::ApprovalRequested,
+            format!(
+                "approval of step {step} ({}) asked again after its refusal",
+                again.action.as_str()
+            ),
+        );
+        self.approvals.push(again);
+        Ok(self.approvals.len() - 1)
+    }
+
     fn move_to(
         &mut self,
         to: IncidentState,
@@ -912,6 +983,22 @@ impl Incident {
                 );
             }
             Command::Transition { to } => {
+                if to == IncidentState::Assessed && self.decided_level().is_none() {
+                    return Err(CommandError::LevelNotDecided);
+                }
+                // The procedure's own order first (review before close).
+                crate::state::transition(self.state, to, self.flags())?;
+                if to == IncidentState::Closed
+                    && let Some(owed) =
+                        crate::clocks::clocks(rules, self, at)
+                            .into_iter()
+                            .find(|clock| {
+                                clock.name == crate::clocks::ClockName::NationalReport
+                                    && clock.done_at.is_none()
+                            })
+                {
+                    return Err(CommandError::NationalReportOwed { due: owed.due });
+                }
                 self.move_to(to, at, actor)?;
                 if to == IncidentState::Recovered {
                     self.end_exposures(at, actor, EndBasis::Restored, |_| true);
@@ -959,6 +1046,11 @@ impl Incident {
                     at,
                     note: note.clone(),
                 };
+                // A commander who said "not yet" can say yes later: the
+                // refused request stays as it was, a new one for the same
+                // step is asked and approved, both in the timeline. (A yes
+                // is final: the step may already have run.)
+                let request = self.reconsider(rules, request, approved, &roles, actor, at)?;
                 let entry = self
                     .approvals
                     .get_mut(request)

@@ -1260,6 +1260,16 @@ fn commands_enforce_the_procedure() {
         Ok(()),
     );
     assert_eq!(incident.state, IncidentState::Reviewed);
+    // Level III (suggested from the exposure): the national report is
+    // owed, and closing waits for it.
+    check(
+        &mut incident,
+        Command::Report {
+            kind: ReportKind::National,
+            note: "已报省委网信办".into(),
+        },
+        Ok(()),
+    );
     check(
         &mut incident,
         Command::Transition {
@@ -1302,6 +1312,122 @@ fn commands_enforce_the_procedure() {
     assert!(
         kinds.iter().filter(|kind| *kind == "StateChanged").count() >= 4,
         "{kinds:?}"
+    );
+}
+
+/// Regression (audit): "not yet" was final — a refused restore could
+/// never be approved later. Now the approval asks again and is given,
+/// both in the timeline; a yes stays final.
+#[test]
+fn a_refused_approval_can_be_given_later() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    let restore = 4;
+    apply(
+        &mut incident,
+        &rules,
+        Command::RequestApproval { step: restore },
+        "白班",
+        "09:02:00",
+    );
+    let answer = |incident: &mut Incident, approved: bool, roles: Vec<Role>, time: &str| {
+        incident.apply(
+            &rules,
+            Command::AnswerApproval {
+                request: 0,
+                approved,
+                roles,
+                note: String::new(),
+            },
+            "组长",
+            at(time),
+        )
+    };
+    assert_eq!(
+        answer(&mut incident, false, vec![Role::Leader], "09:05:00"),
+        Ok(())
+    );
+    assert!(
+        !due_actions(&rules, &incident, at("09:06:00"))
+            .iter()
+            .any(|action| action.key() == "step:4:restore_pages")
+    );
+    // Someone who may not approve cannot reopen the question.
+    let before = incident.clone();
+    assert!(matches!(
+        answer(&mut incident, true, vec![Role::DutyOfficer], "09:20:00"),
+        Err(CommandError::Approval(ApprovalError::NotAnApprover { .. }))
+    ));
+    assert_eq!(incident, before, "a refused command changes nothing");
+    assert_eq!(
+        answer(&mut incident, true, vec![Role::Leader], "09:20:00"),
+        Ok(())
+    );
+    assert_eq!(incident.approvals.len(), 2);
+    assert!(incident.approvals[1].answer.as_ref().unwrap().approved);
+    assert!(
+        due_actions(&rules, &incident, at("09:21:00"))
+            .iter()
+            .any(|action| action.key() == "step:4:restore_pages"),
+        "the approved step runs"
+    );
+    assert!(
+        incident.timeline.events().iter().any(|event| event.detail
+            == "approval of step 4 (restore_pages) asked again after its refusal")
+    );
+    // A yes is final.
+    assert!(matches!(
+        answer(&mut incident, false, vec![Role::Leader], "09:30:00"),
+        Err(CommandError::Approval(
+            ApprovalError::AlreadyAnswered { .. }
+        ))
+    ));
+}
+
+/// Regression (audit): `assess` marked the level decided without one, and
+/// closing a level III incident dropped its unsent national report.
+#[test]
+fn assessing_needs_a_level_and_closing_needs_the_national_report() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    let assess = Command::Transition {
+        to: IncidentState::Assessed,
+    };
+    assert_eq!(
+        incident.apply(&rules, assess, "主任", at("09:10:00")),
+        Err(CommandError::LevelNotDecided)
+    );
+    decide(&mut incident, &rules, "III", "09:20:00");
+    for (command, time) in [
+        (
+            Command::Transition {
+                to: IncidentState::Recovered,
+            },
+            "10:00:00",
+        ),
+        (
+            Command::Report {
+                kind: ReportKind::Final,
+                note: "调查评估报告".into(),
+            },
+            "10:30:00",
+        ),
+    ] {
+        apply(&mut incident, &rules, command, "主任", time);
+    }
+    let close = Command::Transition {
+        to: IncidentState::Closed,
+    };
+    assert!(matches!(
+        incident.apply(&rules, close.clone(), "主任", at("11:00:00")),
+        Err(CommandError::NationalReportOwed { .. })
+    ));
+    report(&mut incident, &rules, ReportKind::National, "11:05:00");
+    assert_eq!(
+        incident.apply(&rules, close, "主任", at("11:10:00")),
+        Ok(())
     );
 }
 
@@ -1804,7 +1930,7 @@ fn a_suggested_serious_level_asks_for_progress_reports_from_when_it_was_reached(
 
 /// Regression: raising the level on the third day created the daily
 /// reports of the days before, already missed. A day's report is asked for
-/// when the incident was serious for that whole day.
+/// when the incident was serious when that day began and at its due time.
 #[test]
 fn raising_the_level_does_not_create_daily_reports_already_missed() {
     let plan = plan();
@@ -1839,6 +1965,41 @@ fn raising_the_level_does_not_create_daily_reports_already_missed() {
             at("2025-03-06 17:00:00"),
             ClockStatus::Pending
         )]
+    );
+}
+
+/// Regression: a level II decided after the day's report time (17:20,
+/// inside its one-hour deadline) had no daily report the next day, only
+/// the day after: the next day had "begun" at 17:00, not serious yet.
+#[test]
+fn a_level_decided_after_the_daily_time_reports_the_next_day() {
+    let plan = plan();
+    let rules = Rules::new(&plan).expect("rules");
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "II", "17:20:00");
+    assert_eq!(
+        clocks_named(&rules, &incident, ClockName::DailyReport, "17:30:00"),
+        [(
+            "daily_report:2025-03-04".to_owned(),
+            at("2025-03-04 17:00:00"),
+            ClockStatus::Pending
+        )]
+    );
+    // Raised ten minutes before the daily time: the raise's progress
+    // report covers that day; the next one is the first daily report.
+    let mut incident = open_defacement(&rules);
+    decide(&mut incident, &rules, "IV", "09:40:00");
+    decide(&mut incident, &rules, "II", "2025-03-04 16:50:00");
+    assert_eq!(
+        clocks_named(
+            &rules,
+            &incident,
+            ClockName::DailyReport,
+            "2025-03-04 18:00:00"
+        )
+        .first()
+        .map(|clock| clock.0.clone()),
+        Some("daily_report:2025-03-05".to_owned())
     );
 }
 

@@ -2,22 +2,60 @@
 //! incident: a role the escalation chain, a playbook or an outside contact
 //! relies on that nobody in the roster holds (the step tells nobody), and
 //! a person routed to a channel they have no address for (an e-mail
-//! channel for someone without `email`), or to no channel at all.
+//! channel for someone without `email`), or to no channel at all; and a
+//! site the playbooks cut off automatically that no backend can cut off
+//! (the step would only record it).
 //!
 //! Not errors: a plan being drafted may have roles still to staff, and
 //! sitewarden runs with it (the runner records "nobody in the roster
 //! holds …" on each such step). `check-plan` prints them, with lines.
 
 use crate::error::PlanError;
+use crate::gateway::ContainmentBackend;
 use crate::model::{Person, Plan, Role};
-use crate::response::{ChannelKind, DEFAULT_ROUTE};
+use crate::response::{ChannelKind, DEFAULT_ROUTE, IncidentKind, PlaybookAction, StepMode};
 
 /// Every warning about `plan`, each at the path it concerns (no lines:
 /// [`crate::Plan::check_text`] adds them).
 pub fn warnings(plan: &Plan) -> Vec<PlanError> {
-    let mut found = unstaffed_roles(plan);
+    let mut found = uncontainable_sites(plan);
+    found.extend(unstaffed_roles(plan));
     found.extend(unreachable_people(plan));
     found
+}
+
+/// Sites with no containment backend, when a playbook cuts sites off by
+/// itself: the step can only record the cut-off, a person must make it.
+fn uncontainable_sites(plan: &Plan) -> Vec<PlanError> {
+    let automatic: Vec<&str> = IncidentKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            plan.playbook(*kind).steps.iter().any(|step| {
+                step.action == PlaybookAction::Contain && step.mode == StepMode::Automatic
+            })
+        })
+        .map(IncidentKind::as_str)
+        .collect();
+    if automatic.is_empty() {
+        return Vec::new();
+    }
+    plan.sites
+        .iter()
+        .enumerate()
+        .filter(|(_, site)| site.containment_backend() == ContainmentBackend::None)
+        .map(|(index, site)| {
+            PlanError::new(
+                format!("sites[{index}]"),
+                format!(
+                    "{} has no containment backend (no `origins` behind the gateway, no \
+                     [sites.containment]): the playbooks' automatic contain step ({}) can only \
+                     record the cut-off, a person must make it",
+                    site.name,
+                    automatic.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Where the plan names each role for people to be told or to act.

@@ -1469,6 +1469,10 @@ default = ["mail"]
     assert_eq!(
         warnings,
         [
+            "sites[0]: portal has no containment backend (no `origins` behind the gateway, no \
+             [sites.containment]): the playbooks' automatic contain step (defacement, \
+             hidden_links, web_shell) can only record the cut-off, a person must make it \
+             (line 9)",
             "roster[0]: 王小明 cannot be told on every channel routed to them: no email for \
              channel mail (as duty_officer, leader, deputy_leader, office_director) (line 15)",
         ],

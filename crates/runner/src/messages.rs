@@ -78,11 +78,19 @@ fn steps_done(incident: &Incident) -> Vec<(PlaybookAction, Timestamp, &str)> {
             let rest = event.detail.strip_prefix("step:")?;
             let (_, rest) = rest.split_once(':')?;
             let (action, detail) = rest.split_once(':').unwrap_or((rest, ""));
+            // A site that joined later has its own key: "contain@zfcg".
+            let action = action.split('@').next().unwrap_or(action);
             let action: PlaybookAction =
                 serde_json::from_value(serde_json::Value::String(action.to_string())).ok()?;
             Some((action, event.at, detail.trim()))
         })
         .collect()
+}
+
+/// Whether a contain step's record says every site was cut off (the
+/// runner writes "NOT in force" or "FAILED" for a site that was not).
+fn contained_in_force(detail: &str) -> bool {
+    !(detail.contains("NOT in force") || detail.contains("FAILED"))
 }
 
 /// What was already done, one line per item, in the order it was done.
@@ -115,9 +123,26 @@ fn done_so_far(rules: &Rules<'_>, incident: &Incident) -> Vec<Both> {
             },
         ));
     }
-    for (action, at, _) in steps_done(incident) {
+    for (action, at, detail) in steps_done(incident) {
         let time = local(rules, at);
         match action {
+            // Said, so nobody takes a failed automatic cut-off for a done one.
+            PlaybookAction::Contain if !contained_in_force(detail) => done.push((
+                at,
+                both(
+                    format!("自动切断未生效（{time}），须人工切断：{detail}"),
+                    format!("automatic cut-off NOT in force ({time}), cut it off by hand: {detail}"),
+                ),
+            )),
+            PlaybookAction::PreserveEvidence if detail.contains(crate::runner::NO_EVIDENCE) => done.push((
+                at,
+                both(
+                    format!("检测未附带证据（{time}）：须人工截图并收集文件"),
+                    format!(
+                        "no evidence came with the detection ({time}): take screenshots and collect files by hand"
+                    ),
+                ),
+            )),
             PlaybookAction::PreserveEvidence => done.push((
                 at,
                 both(
@@ -268,12 +293,17 @@ pub fn render(
         Action::CallTask {
             name, phone, fax, ..
         } => {
-            let phone = phone.as_deref().unwrap_or("-");
-            let fax = fax.as_deref().unwrap_or("-");
-            both(
-                format!("请致电 {name}（电话 {phone}），随后传真（{fax}）"),
-                format!("Please call {name} (phone {phone}), then fax ({fax})"),
-            )
+            let phone = phone.as_deref().unwrap_or("见通讯录 see the plan");
+            match fax {
+                Some(fax) => both(
+                    format!("请致电 {name}（电话 {phone}），随后传真（{fax}）"),
+                    format!("Please call {name} (phone {phone}), then fax ({fax})"),
+                ),
+                None => both(
+                    format!("请致电 {name}（电话 {phone}）"),
+                    format!("Please call {name} (phone {phone})"),
+                ),
+            }
         }
         Action::RunStep { action, .. } => both(
             format!("预案步骤：{}", action.name_zh()),
@@ -603,6 +633,71 @@ url = "https://www.example.gov.test/"
             !text.contains("1 min") && !text.contains("1 分钟"),
             "{text}"
         );
+    }
+
+    /// Regression (audit): a cut-off that was not in force, and evidence
+    /// that never came, read in the messages as done.
+    #[test]
+    fn messages_say_when_the_cut_off_failed_and_evidence_is_missing() {
+        let plan = plan(Some("both"));
+        let rules = Rules::new(&plan).unwrap();
+        let discovered: Timestamp = DISCOVERED.parse().unwrap();
+        let mut incident = Incident::reported(
+            5,
+            "county",
+            Some("home"),
+            SignalKind::Defacement,
+            "首页出现博彩内容",
+            "王小明",
+            discovered,
+            false,
+            &rules,
+        );
+        for (key, detail) in [
+            (
+                "step:0:preserve_evidence",
+                format!(
+                    "preserve_evidence (保护现场): {} (a person's report): collect screenshots \
+                     and files by hand",
+                    crate::runner::NO_EVIDENCE
+                ),
+            ),
+            (
+                "step:1:contain",
+                "contain (切断): county: NOT in force — no automatic containment backend".into(),
+            ),
+        ] {
+            incident
+                .apply(
+                    &rules,
+                    Command::ActionDone {
+                        key: key.into(),
+                        detail,
+                    },
+                    "sitewarden",
+                    discovered + 1.minutes(),
+                )
+                .unwrap();
+        }
+        let message = render(
+            &rules,
+            &incident,
+            &notice(&incident),
+            discovered + 2.minutes(),
+            None,
+        );
+        for expected in [
+            "自动切断未生效（2026-11-26 09:01），须人工切断",
+            "automatic cut-off NOT in force (2026-11-26 09:01), cut it off by hand",
+            "检测未附带证据（2026-11-26 09:01）",
+        ] {
+            assert!(
+                message.body.contains(expected),
+                "{expected:?} missing from:\n{}",
+                message.body
+            );
+        }
+        assert!(!message.body.contains("证据已固定"), "{}", message.body);
     }
 
     #[test]

@@ -357,9 +357,7 @@ impl Runner {
     ) -> Result<String, RunnerError> {
         let stored = self.store.incident_evidence(incident.id).await?.len();
         let mut parts = vec![if stored == 0 {
-            "no evidence came with the detection (a person's report): collect screenshots and \
-             files by hand"
-                .to_string()
+            format!("{NO_EVIDENCE} (a person's report): collect screenshots and files by hand")
         } else {
             format!(
                 "{stored} item(s) of evidence kept with the detection, hash-chained \
@@ -414,6 +412,10 @@ impl Runner {
         }
     }
 }
+
+/// What the preserve step records when the detection brought no evidence
+/// (the messages say so rather than "evidence preserved").
+pub(crate) const NO_EVIDENCE: &str = "no evidence came with the detection";
 
 /// How far either side of an incident's discovery its access-log
 /// timeline reaches.

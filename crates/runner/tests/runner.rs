@@ -123,7 +123,8 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
             false,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
 
     // Detection → the duty officer's message handed to the channel.
     let started = std::time::Instant::now();
@@ -304,6 +305,8 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
     broken_site.pages[0].url = "https://oa.example.gov.test/".into();
     broken_site.containment = command_backend(vec![failing.display().to_string()]);
     plan.sites.push(broken_site);
+    // Two separate incidents, one per backend: not joined as one attack.
+    plan.correlation.window_minutes = 0;
     plan.validate().unwrap();
     let plan = Arc::new(plan);
     let data = dir.path().join("data");
@@ -326,6 +329,7 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
         )
         .await
         .unwrap()
+        .0
         .id;
     let oa = store
         .open_reported_incident(
@@ -339,6 +343,7 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
         )
         .await
         .unwrap()
+        .0
         .id;
     let done = runner.tick(now).await.unwrap();
     let contain = |id: i64| {
@@ -480,4 +485,77 @@ async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() 
     // Nothing runs twice.
     runner.tick(now + 1.minute()).await.unwrap();
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}
+
+/// Regression (audit): a real detection after an incident was judged a
+/// false alarm vanished into it — no clocks, no messages. And a person's
+/// report on a site already in an open incident started a second set of
+/// clocks and approvals; it joins instead, like a detection.
+#[tokio::test]
+async fn a_false_alarm_takes_no_signals_and_a_report_joins_the_open_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(plan("http://127.0.0.1:9/hook"));
+    let store = Store::open(&dir.path().join("data"))
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap();
+    let now = Timestamp::now();
+    let defaced = |at: Timestamp| sitewarden_incident::Signal {
+        site: "county".into(),
+        page: Some("home".into()),
+        kind: SignalKind::Defacement,
+        source: sitewarden_incident::SignalSource::Probe,
+        score: 90,
+        reasons: vec!["博彩内容".into()],
+        observed_at_ms: at.as_millisecond(),
+        drill: false,
+    };
+    let first = store
+        .raise_signal(&defaced(now - 10.minutes()), &[])
+        .await
+        .unwrap();
+    store
+        .apply_command(
+            first.incident_id,
+            Command::FalseAlarm {
+                reason: "运维更新首页".into(),
+            },
+            "王小明",
+            now - 9.minutes(),
+        )
+        .await
+        .unwrap();
+    let real = store
+        .raise_signal(&defaced(now - 5.minutes()), &[])
+        .await
+        .unwrap();
+    assert!(real.opened, "a new incident, not the false alarm");
+    assert_ne!(real.incident_id, first.incident_id);
+
+    let (reported, joined) = store
+        .open_reported_incident(
+            "county",
+            Some("home"),
+            SignalKind::Defacement,
+            "群众来电：首页有博彩链接",
+            "李建国",
+            now,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(joined);
+    assert_eq!(reported.id, real.incident_id);
+    let detail = store.incident(real.incident_id).await.unwrap().unwrap();
+    assert!(
+        detail.signals.iter().any(|signal| signal.source == "manual"
+            && signal
+                .reasons
+                .iter()
+                .any(|reason| reason == "reported by 李建国")),
+        "{:?}",
+        detail.signals
+    );
+    assert_eq!(store.incidents().await.unwrap().len(), 2);
 }

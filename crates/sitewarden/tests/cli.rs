@@ -170,8 +170,8 @@ async fn baseline_check_incident_evidence_status() {
     let out = sitewarden(&["incident", "list", "--data", data, "--json"]).await;
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list["incidents"].as_array().unwrap().len(), 1);
-    assert_eq!(list["incidents"][0]["subcategory"], "信息篡改事件");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["subcategory"], "信息篡改事件");
 
     let out = sitewarden(&[
         "incident",
@@ -324,7 +324,7 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
         async move {
             let out = sitewarden(&args).await;
             assert!(out.status.success(), "{}", text(&out.stderr));
-            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["incident"].clone()
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
         }
     };
     let incident = show(&[]).await;
@@ -484,6 +484,39 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
         &["no outside contact \"fbi\"", "cac, police"],
     )
     .await;
+    // A report names a page the plan has, says what was seen, and is not
+    // from the future (it would hold every clock back until then).
+    let open = [
+        "incident",
+        "open",
+        "--site",
+        "portal",
+        "--kind",
+        "defacement",
+        "--by",
+        "王小明",
+    ];
+    for (extra, expected) in [
+        (
+            &["--page", "nopage", "--summary", "x"][..],
+            "no page \"nopage\" of portal in the plan; its pages: home",
+        ),
+        (
+            &["--summary", "  "][..],
+            "--summary must say what was observed",
+        ),
+        (
+            &["--summary", "x", "--discovered-at", "2099-01-01T00:00:00Z"][..],
+            "is in the future",
+        ),
+    ] {
+        let args: Vec<&'static str> = open.iter().chain(extra).copied().collect();
+        refused(
+            args.leak(),
+            std::slice::from_ref(Box::leak(Box::new(expected))),
+        )
+        .await;
+    }
     // Acts are recorded with roster names only.
     refused(
         &["incident", "ack", "1", "--by", "root"],
@@ -501,6 +534,18 @@ async fn a_reported_incident_runs_through_the_incident_commands() {
     for args in [
         vec!["incident", "resolve", "1", "--by", "刘洋"],
         vec!["incident", "review", "1", "--by", "刘洋"],
+        // Level III: closing waits for the national report.
+        vec![
+            "incident",
+            "report",
+            "1",
+            "--kind",
+            "national",
+            "--note",
+            "已报省委网信办",
+            "--by",
+            "李建国",
+        ],
         vec!["incident", "close", "1", "--by", "王小明"],
     ] {
         let mut args = args.clone();
@@ -612,7 +657,7 @@ async fn incident_show_prints_the_reminder_and_lateness_in_seconds() {
     ])
     .await;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let initial = json["incident"]["clocks"]
+    let initial = json["clocks"]
         .as_array()
         .unwrap()
         .iter()

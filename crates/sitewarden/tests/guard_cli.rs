@@ -272,7 +272,7 @@ async fn serve_guards_the_plans_web_roots_and_skips_one_without_a_baseline() {
 /// guard's event and ended by its restore.
 fn assert_home_page_restored(listed: &[u8]) {
     let listed: serde_json::Value = serde_json::from_slice(listed).unwrap();
-    let exposures = listed["incidents"][0]["exposures"]
+    let exposures = listed[0]["exposures"]
         .as_array()
         .unwrap_or_else(|| panic!("no exposures in {listed}"));
     assert!(
@@ -376,7 +376,7 @@ web_roots = [{{ path = "{}" }}]
             String::from_utf8_lossy(&incidents.stderr)
         );
         let listed: serde_json::Value = serde_json::from_slice(&incidents.stdout).unwrap();
-        if listed["incidents"][0]["exposures"]
+        if listed[0]["exposures"]
             .as_array()
             .is_some_and(|exposures| !exposures.is_empty())
         {

@@ -51,7 +51,8 @@ async fn json(args: &[&str]) -> serde_json::Value {
 }
 
 async fn incidents(data: &str) -> Vec<serde_json::Value> {
-    json(&["incident", "list", "--data", data, "--json"]).await["incidents"]
+    json(&["incident", "list", "--data", data, "--json"])
+        .await
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -284,7 +285,7 @@ async fn serve_watches_the_gateway_and_the_plans_logs_and_acts_on_what_it_finds(
         "incident", "show", &id, "--plan", plan_arg, "--data", data_arg, "--json",
     ])
     .await;
-    let request = shown["incident"]["approvals"]
+    let request = shown["approvals"]
         .as_array()
         .unwrap()
         .iter()

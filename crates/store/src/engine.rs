@@ -197,8 +197,13 @@ impl Store {
             .collect()
     }
 
-    /// Creates an incident a person reported (`sitewarden incident open`):
-    /// it runs exactly like a detected one.
+    /// Records an incident a person reported (`sitewarden incident open`):
+    /// it runs exactly like a detected one — including its folding: a
+    /// report on a site whose incident is open (or, within
+    /// `[correlation]`, another site's of a related kind) joins that
+    /// incident as a signal from the reporter instead of starting a second
+    /// set of clocks, approvals and messages. Returns the incident and
+    /// whether the report joined one already open.
     #[allow(clippy::too_many_arguments)]
     pub async fn open_reported_incident(
         &self,
@@ -209,10 +214,32 @@ impl Store {
         reporter: &str,
         discovered_at: Timestamp,
         drill: bool,
-    ) -> std::result::Result<Incident, ApplyError> {
+    ) -> std::result::Result<(Incident, bool), ApplyError> {
         let rules = self.rules().ok_or(ApplyError::NoEngine(0))?;
         let classification = sitewarden_incident::classify(kind, false);
+        let signal = Signal {
+            site: site.to_owned(),
+            page: page.map(str::to_owned),
+            kind,
+            source: sitewarden_incident::SignalSource::Manual,
+            score: 100,
+            reasons: vec![summary.to_owned(), format!("reported by {reporter}")],
+            observed_at_ms: discovered_at.as_millisecond(),
+            drill,
+        };
         let mut tx = self.begin_write().await?;
+        if let Some(open) = self.open_incident_for(&mut tx, &signal).await?
+            && let sitewarden_incident::FoldDecision::Attach { incident_id, .. } =
+                sitewarden_incident::fold(Some(&open), &signal, self.correlation_window_ms())
+        {
+            self.join_reported(&mut tx, incident_id, &signal).await?;
+            tx.commit().await?;
+            let incident = self
+                .engine_incident(incident_id)
+                .await?
+                .ok_or(ApplyError::NoEngine(incident_id))?;
+            return Ok((incident, true));
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incidents (site, kind, title, category, subcategory, state, drill,
                  discovered_at, updated_at)
@@ -252,7 +279,45 @@ impl Store {
         .await?;
         save(&mut tx, &incident, &rules, 0, discovered_at).await?;
         tx.commit().await?;
-        Ok(incident)
+        Ok((incident, false))
+    }
+
+    /// A person's report joining an open incident: the site covered, the
+    /// signal stored and applied, its exposure from the time reported.
+    async fn join_reported(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        incident_id: i64,
+        signal: &Signal,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO incident_sites (incident_id, site, joined_at) VALUES ($1, $2, $3)",
+        )
+        .bind(incident_id)
+        .bind(&signal.site)
+        .bind(signal.observed_at_ms)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
+             VALUES ($1, $2, $3, $4, 'manual', $5, $6, $7)",
+        )
+        .bind(incident_id)
+        .bind(&signal.site)
+        .bind(&signal.page)
+        .bind(signal.kind.as_str())
+        .bind(i64::from(signal.score))
+        .bind(to_json(&signal.reasons))
+        .bind(signal.observed_at_ms)
+        .execute(&mut **tx)
+        .await?;
+        let exposure = sitewarden_incident::ExposureStart {
+            at: signal_time(signal),
+            basis: sitewarden_incident::StartBasis::Reported,
+        };
+        self.engine_signal(tx, incident_id, signal, Some(exposure), None)
+            .await?;
+        Ok(())
     }
 }
 

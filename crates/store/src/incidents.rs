@@ -319,15 +319,17 @@ impl Store {
 
     /// The open incident a signal folds into: the one covering its site,
     /// else — for correlation — the latest open one of another site of a
-    /// related kind (the fold decides whether it is near enough).
-    async fn open_incident_for(
+    /// related kind (the fold decides whether it is near enough). An
+    /// incident judged a false alarm takes nothing: a real attack after
+    /// it must run the plan from the start, not vanish into it.
+    pub(crate) async fn open_incident_for(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
         signal: &Signal,
     ) -> Result<Option<OpenIncident>> {
         let covering = sqlx::query(&format!(
             "SELECT i.id, i.site, i.kind, i.state, i.drill, i.discovered_at FROM incidents i
-             WHERE i.drill = $2 AND i.state IN {TAKES_SIGNALS}
+             WHERE i.drill = $2 AND i.state IN {TAKES_SIGNALS} AND i.false_alarm = 0
                AND i.id IN (SELECT incident_id FROM incident_sites WHERE site = $1)
              ORDER BY i.id DESC LIMIT 1"
         ))
@@ -345,7 +347,7 @@ impl Store {
                     .collect();
                 sqlx::query(&format!(
                     "SELECT i.id, i.site, i.kind, i.state, i.drill, i.discovered_at FROM incidents i
-                     WHERE i.drill = $1 AND i.state IN {TAKES_SIGNALS}
+                     WHERE i.drill = $1 AND i.state IN {TAKES_SIGNALS} AND i.false_alarm = 0
                        AND i.kind IN (SELECT value FROM json_each($2))
                        AND i.discovered_at >= $3
                      ORDER BY i.id DESC LIMIT 1"
@@ -381,7 +383,7 @@ impl Store {
 
     /// `[correlation] window_minutes` of the plan the store was opened
     /// with, in milliseconds; 0 (no correlation) without a plan.
-    fn correlation_window_ms(&self) -> i64 {
+    pub(crate) fn correlation_window_ms(&self) -> i64 {
         self.plan.as_deref().map_or(0, |plan| {
             i64::from(plan.correlation.window_minutes) * 60_000
         })

@@ -40,9 +40,25 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
             by,
         } => {
             let plan = load_plan(&plan.plan)?;
-            if plan.site(&site).is_none() {
+            let Some(plan_site) = plan.site(&site) else {
                 let known: Vec<_> = plan.sites.iter().map(|site| site.name.as_str()).collect();
                 anyhow::bail!("no site {site:?} in the plan; sites: {}", known.join(", "));
+            };
+            if let Some(page) = &page
+                && !plan_site.pages.iter().any(|known| &known.name == page)
+            {
+                let known: Vec<_> = plan_site
+                    .pages
+                    .iter()
+                    .map(|page| page.name.as_str())
+                    .collect();
+                anyhow::bail!(
+                    "no page {page:?} of {site} in the plan; its pages: {}",
+                    known.join(", ")
+                );
+            }
+            if summary.trim().is_empty() {
+                anyhow::bail!("--summary must say what was observed");
             }
             let kind: SignalKind = kind.parse().map_err(|error: String| {
                 anyhow::anyhow!(
@@ -55,8 +71,15 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
                     .map_err(|error| anyhow::anyhow!("--discovered-at {text:?}: {error} (RFC 3339, e.g. 2026-11-26T09:00:00+08:00)"))?,
                 None => Timestamp::now(),
             };
+            // A report from the future would hold every clock and step
+            // back until then (a little clock skew is allowed).
+            if discovered_at > Timestamp::now() + jiff::SignedDuration::from_mins(5) {
+                anyhow::bail!(
+                    "--discovered-at {discovered_at} is in the future: give the time it was observed"
+                );
+            }
             let store = super::open_store_with_plan(&data.data, &plan).await?;
-            let incident = store
+            let (incident, joined) = store
                 .open_reported_incident(
                     &site,
                     page.as_deref(),
@@ -68,10 +91,20 @@ pub async fn run(command: IncidentCommand) -> anyhow::Result<ExitCode> {
                 )
                 .await?;
             store.close().await;
-            println!(
-                "incident #{} opened: {} (reported by {by})",
-                incident.id, incident.title
-            );
+            if joined {
+                // Already being handled: one incident, one set of clocks.
+                println!(
+                    "reported by {by}: joined incident #{} ({}), which covers {}",
+                    incident.id,
+                    incident.title,
+                    incident.sites.join(", ")
+                );
+            } else {
+                println!(
+                    "incident #{} opened: {} (reported by {by})",
+                    incident.id, incident.title
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         IncidentCommand::Ack { act } => apply(&act, Command::Acknowledge).await,
@@ -391,10 +424,9 @@ async fn list(plan_path: &Path, data: &Path, json: bool) -> anyhow::Result<ExitC
             list.push(incident_json(&store, rules.as_ref(), incident, now).await?);
         }
         store.close().await;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "incidents": list }))?
-        );
+        // An array of incidents, each as `incident show --json` has it at
+        // the top (without signals, timeline and evidence).
+        println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if incidents.is_empty() {
@@ -450,8 +482,14 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
     let messages = store.incident_messages(id).await?;
     let now = Timestamp::now();
     if json {
-        let mut document = detail_json(&detail, &blob_paths);
-        document["incident"] = incident_json(&store, rules.as_ref(), &detail.summary, now).await?;
+        // The incident itself at the top (`id`, `state`, `level`, `clocks`
+        // …), with its signals, timeline, evidence and notifications.
+        let mut document = incident_json(&store, rules.as_ref(), &detail.summary, now).await?;
+        if let (Some(object), serde_json::Value::Object(parts)) =
+            (document.as_object_mut(), detail_json(&detail, &blob_paths))
+        {
+            object.extend(parts);
+        }
         document["notifications"] = messages
             .iter()
             .map(super::outbox::message_json)
@@ -473,7 +511,6 @@ async fn show(plan_path: &Path, data: &Path, id: i64, json: bool) -> anyhow::Res
 
 fn detail_json(detail: &IncidentDetail, blob_paths: &[String]) -> serde_json::Value {
     serde_json::json!({
-        "incident": summary_json(&detail.summary),
         "signals": detail.signals.iter().map(|signal| serde_json::json!({
             "id": signal.id,
             "page": signal.page,

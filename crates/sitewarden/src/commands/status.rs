@@ -7,7 +7,7 @@ use super::{load_plan, open_existing_store};
 use crate::output;
 use sitewarden_analysis::Verdict;
 use sitewarden_incident::{Incident, call_tasks};
-use sitewarden_plan::Plan;
+use sitewarden_plan::{ContainmentBackend, Plan};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,17 +28,35 @@ pub async fn run(plan_path: &Path, data: &Path) -> anyhow::Result<ExitCode> {
             .iter()
             .find(|switch| switch.site == site.name && switch.is_cut_off())
         {
-            println!(
-                "{:<10} CUT OFF from external service since {} by {}: {}",
-                site.name,
-                output::time(switch.at_ms),
-                switch.by,
-                switch.reason
-            );
-            println!(
-                "{:<10} visitors get the maintenance page; reopen with `sitewarden release {}`",
-                "", site.name
-            );
+            if site.containment_backend() == ContainmentBackend::None {
+                // Recorded, but nothing of sitewarden's stands in front of
+                // the site: saying "cut off" would be a lie.
+                println!(
+                    "{:<10} TO CUT OFF BY HAND since {} (no containment backend in the plan; \
+                     recorded by {}: {})",
+                    site.name,
+                    output::time(switch.at_ms),
+                    switch.by,
+                    switch.reason
+                );
+                println!(
+                    "{:<10} visitors may still see the site: cut it off at its web server, then \
+                     record it with `sitewarden incident contain ID --note …`",
+                    ""
+                );
+            } else {
+                println!(
+                    "{:<10} CUT OFF from external service since {} by {}: {}",
+                    site.name,
+                    output::time(switch.at_ms),
+                    switch.by,
+                    switch.reason
+                );
+                println!(
+                    "{:<10} visitors get the maintenance page; reopen with `sitewarden release {}`",
+                    "", site.name
+                );
+            }
         }
         for page in &site.pages {
             let state = states
