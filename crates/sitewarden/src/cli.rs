@@ -169,6 +169,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command prints its answer and ends (a listing, a
+    /// report), as opposed to one that serves or watches until stopped.
+    pub fn prints_a_listing(&self) -> bool {
+        matches!(
+            self,
+            Command::CheckPlan { .. }
+                | Command::Status { .. }
+                | Command::Incident { .. }
+                | Command::Outbox { .. }
+                | Command::Evidence { .. }
+                | Command::Logs { .. }
+        )
+    }
+}
+
 /// The incident and the person acting on it (recorded in its timeline).
 #[derive(Debug, Clone, Args)]
 pub struct ActArgs {

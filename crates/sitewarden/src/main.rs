@@ -19,6 +19,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     output::init_logging(cli.verbose);
+    if cli.command.prints_a_listing() {
+        // `sitewarden outbox list | head`: the reader going away ends the
+        // listing as it ends any Unix tool's, instead of a panic with a
+        // backtrace. Rust ignores SIGPIPE by default, which the servers
+        // (serve, gateway, demo) need, so only listings take it back.
+        // SAFETY: at the start of main, before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match try_main(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -732,3 +732,36 @@ argv = ["/bin/true", "{site}", "{state}"]
         text(&out.stdout)
     );
 }
+
+/// Regression (audit): `sitewarden outbox list | head` panicked with a
+/// backtrace when `head` stopped reading. A listing into a closed pipe
+/// ends quietly, as any Unix tool's does.
+#[tokio::test]
+async fn a_listing_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("sitewarden.toml");
+    // Some 3,000 problems: far more than a pipe holds.
+    let mut toml =
+        String::from("[organisation]\nname = \"示例单位\"\n\n[[sites]]\nname = \"portal\"\n");
+    for index in 0..3000 {
+        toml.push_str(&format!(
+            "[[sites.pages]]\nurl = \"ftp://portal.example.gov.test/{index}\"\n"
+        ));
+    }
+    std::fs::write(&plan, toml).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} check-plan {} | head -c 100 >/dev/null",
+            BIN,
+            plan.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
