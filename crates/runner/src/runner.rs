@@ -316,6 +316,19 @@ impl Runner {
                     action.name_zh()
                 ));
             }
+            PlaybookAction::RestorePages => {
+                // The commander's instruction to restore is where recovery
+                // begins (恢复中); the probe or a person marks it recovered.
+                self.apply(
+                    incident.id,
+                    Command::Transition {
+                        to: sitewarden_incident::IncidentState::Recovering,
+                    },
+                    now,
+                )
+                .await?;
+                return Ok(step_detail(action, incident.id));
+            }
             other => return Ok(step_detail(other, incident.id)),
         };
         // A switch in force is told to the site's open incidents by

@@ -559,3 +559,57 @@ async fn a_false_alarm_takes_no_signals_and_a_report_joins_the_open_incident() {
     );
     assert_eq!(store.incidents().await.unwrap().len(), 2);
 }
+
+/// Regression (audit): no path led to "recovering" (恢复中). The approved
+/// restore is where recovery begins.
+#[tokio::test]
+async fn an_approved_restore_puts_the_incident_into_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(plan("http://127.0.0.1:9/hook"));
+    let store = Store::open(&dir.path().join("data"))
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap();
+    let (runner, _) = Runner::new(store.clone(), plan).unwrap();
+    let now = Timestamp::now();
+    let (incident, _) = store
+        .open_reported_incident(
+            "county",
+            Some("home"),
+            SignalKind::Defacement,
+            "首页被篡改",
+            "王小明",
+            now - 5.minutes(),
+            false,
+        )
+        .await
+        .unwrap();
+    runner.tick(now - 4.minutes()).await.unwrap();
+    let asked = store.engine_incident(incident.id).await.unwrap().unwrap();
+    let request = asked
+        .approvals
+        .iter()
+        .position(|request| request.action == sitewarden_plan::PlaybookAction::RestorePages)
+        .expect("restore asked for");
+    store
+        .apply_command(
+            incident.id,
+            Command::AnswerApproval {
+                request,
+                approved: true,
+                roles: vec![sitewarden_plan::Role::DeputyLeader],
+                note: "从备份恢复".into(),
+            },
+            "张丽",
+            now - 3.minutes(),
+        )
+        .await
+        .unwrap();
+    runner.tick(now).await.unwrap();
+    let recovering = store.engine_incident(incident.id).await.unwrap().unwrap();
+    assert_eq!(
+        recovering.state,
+        sitewarden_incident::IncidentState::Recovering
+    );
+}

@@ -629,9 +629,14 @@ fn print_detail(
                 incident.id
             );
             for (index, request) in pending {
+                let approvers: Vec<&str> =
+                    request.approvers.iter().map(|role| role.as_str()).collect();
                 println!(
-                    "  {index}: {:?}, approvers {:?}",
-                    request.action, request.approvers
+                    "  {index}: {} ({}), asked {}; approvers: {}",
+                    request.action.as_str(),
+                    request.action.name_zh(),
+                    output::time(request.asked_at.as_millisecond()),
+                    approvers.join(", ")
                 );
             }
         }
