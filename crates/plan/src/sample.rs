@@ -964,8 +964,9 @@ phone_field = "phone"
 text_field = "text"
 
 # ──────────────── 按角色路由 Routing by role ────────────────
-# 角色 = 依次使用的渠道 id；default 适用于未列出的角色。
-# role = channel ids in order of preference; default applies to roles not listed.
+# 角色 = 渠道 id 列表，每条消息经列出的每个渠道各发一份；default 适用于未列出的角色。
+# role = channel ids; every message goes out on each listed channel; default applies
+# to roles not listed.
 [routing]
 duty_officer = ["dingtalk", "sms"]
 office_director = ["dingtalk", "email"]
