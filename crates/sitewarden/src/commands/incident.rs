@@ -612,7 +612,11 @@ fn print_detail(
                     } else {
                         ""
                     },
-                    if exposure.home { " (home page)" } else { "" }
+                    match (&exposure.page, exposure.home) {
+                        (None, _) => " (the whole site)",
+                        (Some(_), true) => " (home page)",
+                        (Some(_), false) => "",
+                    }
                 );
             }
         }
