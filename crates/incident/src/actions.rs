@@ -232,7 +232,12 @@ pub fn call_tasks(incident: &Incident) -> Vec<CallTaskStatus<'_>> {
             .iter_mut()
             .find(|task| task.contact == reached.contact)
         {
-            Some(task) => task.reached = task.reached.or(Some(reached)),
+            // A later record with the fax counts over an earlier without.
+            Some(task) => {
+                if !task.reached.is_some_and(|earlier| earlier.fax_sent) {
+                    task.reached = Some(reached);
+                }
+            }
             // Called before (or without) a task: still on record.
             None => tasks.push(CallTaskStatus {
                 contact: reached.contact.clone(),

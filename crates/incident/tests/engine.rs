@@ -992,6 +992,19 @@ fn a_call_task_repeats_until_the_call_is_recorded() {
         matches!(refused, Err(CommandError::UnknownContact { ref known, .. }) if known == "cac"),
         "{refused:?}"
     );
+    // The call first, the fax after: the task's record is the one with it.
+    apply(
+        &mut incident,
+        &rules,
+        Command::Contacted {
+            contact: "cac".into(),
+            fax_sent: false,
+            note: String::new(),
+        },
+        "主任",
+        "09:25:00",
+    );
+    assert!(!call_tasks(&incident)[0].reached.unwrap().fax_sent);
     apply(
         &mut incident,
         &rules,

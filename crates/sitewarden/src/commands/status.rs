@@ -165,17 +165,22 @@ fn waiting_on_people(plan: &Plan, incident: &Incident) -> Vec<String> {
                 request.action.as_str()
             )
         });
-    let calls = call_tasks(incident)
-        .into_iter()
-        .filter(|task| task.reached.is_none())
-        .map(|task| {
-            let name = plan
-                .external_contact(&task.contact)
-                .map_or(task.contact.as_str(), |contact| contact.name.as_str());
-            format!(
+    let calls = call_tasks(incident).into_iter().filter_map(|task| {
+        let contact = plan.external_contact(&task.contact);
+        let name = contact.map_or(task.contact.as_str(), |contact| contact.name.as_str());
+        let has_fax = contact.is_some_and(|contact| contact.fax.is_some());
+        match task.reached {
+            None => Some(format!(
                 "a call to {name} — then `sitewarden incident contacted {id} --contact {} --by NAME [--fax]`",
                 task.contact
-            )
-        });
+            )),
+            // Called, the fax still to follow (PLAN: 电话报告，随后传真).
+            Some(reached) if has_fax && !reached.fax_sent => Some(format!(
+                "the fax to {name} after {}'s call — then `sitewarden incident contacted {id} --contact {} --by NAME --fax`",
+                reached.by, task.contact
+            )),
+            Some(_) => None,
+        }
+    });
     approvals.chain(calls).collect()
 }
