@@ -89,7 +89,7 @@ fn steps_done(incident: &Incident) -> Vec<(PlaybookAction, Timestamp, &str)> {
 
 /// Whether a contain step's record says every site was cut off (the
 /// runner writes "NOT in force" or "FAILED" for a site that was not).
-fn contained_in_force(detail: &str) -> bool {
+pub(crate) fn contained_in_force(detail: &str) -> bool {
     !(detail.contains("NOT in force") || detail.contains("FAILED"))
 }
 
@@ -305,6 +305,19 @@ pub fn render(
                 ),
             }
         }
+        // A contain step is only told to people when it was not in force
+        // (the runner's `cut_off_by_hand`).
+        Action::RunStep {
+            action: PlaybookAction::Contain,
+            sites,
+            ..
+        } => both(
+            format!("自动切断未生效，请立即人工切断：{}", sites.join("、")),
+            format!(
+                "automatic cut-off NOT in force: cut {} off by hand now",
+                sites.join(", ")
+            ),
+        ),
         Action::RunStep { action, .. } => both(
             format!("预案步骤：{}", action.name_zh()),
             format!("Playbook step: {}", action.as_str()),

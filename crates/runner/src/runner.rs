@@ -3,7 +3,7 @@
 
 use crate::channels::channels_from_plan;
 use crate::containment::{ContainmentError, SwitchRequest, switch_site};
-use crate::messages::render;
+use crate::messages::{contained_in_force, render};
 use jiff::Timestamp;
 use sitewarden_contain::SiteState;
 use sitewarden_incident::time::human_duration;
@@ -127,6 +127,9 @@ impl Runner {
         action: &Action,
         now: Timestamp,
     ) -> Result<CarriedOut, RunnerError> {
+        // Told when the automatic cut-off was not in force: the duty
+        // officers on duty, who must cut the site off by hand at once.
+        let cut_off_by_hand: Vec<Recipient>;
         let (recipients, mut detail): (Vec<&Recipient>, String) = match action {
             Action::Reminder {
                 recipients, clock, ..
@@ -204,10 +207,22 @@ impl Runner {
                 action: step_action,
                 sites,
                 ..
-            } => (
-                Vec::new(),
-                self.run_step(incident, *step_action, sites, now).await?,
-            ),
+            } => {
+                let detail = self.run_step(incident, *step_action, sites, now).await?;
+                cut_off_by_hand =
+                    if *step_action == PlaybookAction::Contain && !contained_in_force(&detail) {
+                        sitewarden_incident::recipients(
+                            rules,
+                            &[sitewarden_plan::Role::DutyOfficer],
+                            now,
+                            &[],
+                        )
+                        .0
+                    } else {
+                        Vec::new()
+                    };
+                (cut_off_by_hand.iter().collect(), detail)
+            }
         };
 
         let created_at = Timestamp::now().as_millisecond();

@@ -139,9 +139,22 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
     let received = inbox.lock().unwrap().clone();
     // The chain's first step tells the duty officer; the playbook's
     // approval steps ask the approvers (the deputy leader here) at once.
-    let to_duty_officer: Vec<_> = received
+    // The site has no containment backend: the duty officer is also told
+    // to cut it off by hand.
+    let by_hand = received
         .iter()
         .filter(|m| m["recipient"] == "王小明")
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .contains("自动切断未生效，请立即人工切断：county")
+        })
+        .count();
+    assert_eq!(by_hand, 1, "{received:?}");
+    let to_duty_officer: Vec<_> = received
+        .iter()
+        .filter(|m| m["recipient"] == "王小明" && m["id"].as_str().unwrap().contains("/chain:"))
         .collect();
     assert_eq!(to_duty_officer.len(), 1, "{received:?}");
     let subject = to_duty_officer[0]["subject"].as_str().unwrap();
@@ -374,6 +387,29 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
     assert_eq!(detail.state, sitewarden_incident::IncidentState::Detected);
     let history = store.switch_events(Some("oa"), 10).await.unwrap();
     assert_eq!(history[0].outcome, "failed");
+    // The duty officer on duty is told at once to cut it off by hand.
+    let told: Vec<_> = store
+        .incident_messages(oa)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|message| message.message.subject.contains("自动切断未生效"))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].message.id.ends_with("/王小明"),
+        "{}",
+        told[0].message.id
+    );
+    assert!(
+        store
+            .incident_messages(county)
+            .await
+            .unwrap()
+            .iter()
+            .all(|message| !message.message.subject.contains("自动切断未生效")),
+        "county was cut off: nothing to do by hand"
+    );
 
     // Ticking again does not run the step twice.
     runner.tick(now).await.unwrap();
