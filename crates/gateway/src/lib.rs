@@ -28,6 +28,7 @@ pub mod client_ip;
 pub mod config;
 pub mod conn;
 pub mod control;
+pub mod decide;
 mod error;
 pub mod events;
 pub mod integrity;

@@ -375,30 +375,7 @@ struct RefuseBlocked(Arc<Shared>);
 #[async_trait]
 impl pingora_core::listeners::ConnectionFilter for RefuseBlocked {
     async fn should_accept(&self, addr: Option<&SocketAddr>) -> bool {
-        let Some(addr) = addr else {
-            return true;
-        };
-        let ip = crate::blocklist::canonical(addr.ip());
-        if self
-            .0
-            .trusted_proxies
-            .load()
-            .iter()
-            .any(|net| net.contains(&ip))
-        {
-            return true;
-        }
-        let blocked = matches!(
-            self.0.blocklist.check(ip, crate::now_ms()),
-            crate::blocklist::Verdict::Blocked(_)
-        );
-        if blocked {
-            self.0
-                .stats
-                .blocked
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        !blocked
+        addr.is_none_or(|addr| !crate::decide::refused_at_accept(&self.0, addr.ip()))
     }
 }
 
@@ -419,29 +396,9 @@ impl ServerApp for GatewayApp {
         let stream = if conn::is_guarded(&stream) {
             stream
         } else {
-            let shared = &self.shared;
-            let peer = conn::peer_of(&stream).map(|addr| crate::blocklist::canonical(addr.ip()));
-            let mut slot = None;
-            let trusted = shared.trusted_proxies.load();
-            // A trusted proxy carries many clients: it is neither capped nor
-            // refused by its own address (its clients are, per request).
-            if let Some(ip) = peer.filter(|ip| !trusted.iter().any(|net| net.contains(ip))) {
-                match shared.blocklist.check(ip, crate::now_ms()) {
-                    crate::blocklist::Verdict::Blocked(_) => {
-                        // Refused before a byte is read: the cheapest answer.
-                        shared
-                            .stats
-                            .blocked
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return None;
-                    }
-                    crate::blocklist::Verdict::Allowed => {}
-                    crate::blocklist::Verdict::Unlisted => {
-                        slot = Some(shared.limiter.open_connection(ip)?);
-                    }
-                }
-            }
-            conn::guard(stream, slot, shared.limiter.limits().header_timeout)
+            let peer = conn::peer_of(&stream).map(|addr| addr.ip());
+            let slot = crate::decide::admit_connection(&self.shared, peer).ok()?;
+            conn::guard(stream, slot, self.shared.limiter.limits().header_timeout)
         };
         self.proxy.process_new(stream, shutdown).await
     }
