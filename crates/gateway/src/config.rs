@@ -36,6 +36,32 @@ pub struct GatewayConfig {
     /// Where every answered request goes for live log watching, when
     /// `sitewarden serve` runs the gateway in-process.
     pub tap: Option<std::sync::Arc<crate::tap::RequestTap>>,
+    /// The HTTP engine of the cleartext listeners (TLS listeners are
+    /// always pingora's).
+    pub engine: Engine,
+}
+
+/// The HTTP engine serving the cleartext listeners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// hyper's HTTP/1 server on per-thread `SO_REUSEPORT` listeners, one
+    /// origin connection per client connection; HTTP/2 with prior
+    /// knowledge is handed to pingora.
+    Hyper,
+    /// pingora's proxy, as on the TLS listeners.
+    #[default]
+    Pingora,
+}
+
+impl Engine {
+    /// Parses the plan's word for it.
+    pub fn parse(word: &str) -> Option<Engine> {
+        match word {
+            "hyper" => Some(Engine::Hyper),
+            "pingora" => Some(Engine::Pingora),
+            _ => None,
+        }
+    }
 }
 
 /// A TLS listener and its certificate.
@@ -219,6 +245,7 @@ impl Default for GatewayConfig {
             grace: Duration::from_secs(5),
             origin_timeout: Duration::from_secs(60),
             tap: None,
+            engine: Engine::default(),
         }
     }
 }
