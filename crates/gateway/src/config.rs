@@ -46,22 +46,12 @@ pub struct GatewayConfig {
 pub enum Engine {
     /// hyper's HTTP/1 server on per-thread `SO_REUSEPORT` listeners, one
     /// origin connection per client connection; HTTP/2 with prior
-    /// knowledge is handed to pingora.
+    /// knowledge is handed to pingora. The default: it reaches nginx's
+    /// throughput where pingora's path did not (BENCHMARKS.md).
+    #[default]
     Hyper,
     /// pingora's proxy, as on the TLS listeners.
-    #[default]
     Pingora,
-}
-
-impl Engine {
-    /// Parses the plan's word for it.
-    pub fn parse(word: &str) -> Option<Engine> {
-        match word {
-            "hyper" => Some(Engine::Hyper),
-            "pingora" => Some(Engine::Pingora),
-            _ => None,
-        }
-    }
 }
 
 /// A TLS listener and its certificate.

@@ -28,6 +28,7 @@ pub async fn serve(
     peer: SocketAddr,
     shared: Arc<Shared>,
     app: Arc<GatewayApp>,
+    tasks: tokio_util::task::TaskTracker,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -57,6 +58,8 @@ pub async fn serve(
         peer: ip,
         notes: io.notes(),
         origin: Mutex::new(None),
+        tasks,
+        stop: stop.clone(),
     });
     let service = hyper::service::service_fn(move |request| handle(client.clone(), request));
     let mut builder = hyper::server::conn::http1::Builder::new();

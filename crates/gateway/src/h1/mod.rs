@@ -123,6 +123,7 @@ async fn accept(
             peer,
             shared.clone(),
             app.clone(),
+            connections.clone(),
             stop.clone(),
         ));
     }

@@ -34,6 +34,10 @@ pub struct ClientConnection {
     pub notes: Arc<HeaderNotes>,
     /// The origin connection kept for this client connection.
     pub origin: Mutex<Option<OriginLink>>,
+    /// The thread's tasks (a tunnel outlives its request).
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Raised when the gateway stops (a tunnel ends with it).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A response to the client.
@@ -307,13 +311,20 @@ async fn forward(
         };
         let origin = hyper::upgrade::on(&mut response);
         let client_idle = shared.limiter.limits().body_timeout;
-        tokio::spawn(tunnel::run(
+        let mut stop = connection.stop.clone();
+        let tunnel = tunnel::run(
             client,
             origin,
             route.switch.clone(),
             client_idle,
             shared.origin_timeout,
-        ));
+        );
+        connection.tasks.spawn(async move {
+            tokio::select! {
+                _ = tunnel => {}
+                _ = super::stopped(&mut stop) => {}
+            }
+        });
         let (head, _) = response.into_parts();
         return Ok(http::Response::from_parts(
             head,
@@ -380,5 +391,75 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
     if !upgrade {
         headers.remove(header::UPGRADE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(fields: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in fields {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn check_stripped(fields: &[(&str, &str)], upgrade: bool, kept: &[&str]) {
+        let mut map = headers(fields);
+        strip_hop_by_hop(&mut map, upgrade);
+        let mut names: Vec<_> = map.keys().map(|name| name.as_str().to_string()).collect();
+        names.sort();
+        assert_eq!(names, kept, "{fields:?}");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_stay_on_their_hop() {
+        check_stripped(
+            &[
+                ("Host", "a"),
+                ("Connection", "keep-alive, X-Secret"),
+                ("X-Secret", "1"),
+                ("Keep-Alive", "timeout=5"),
+                ("Transfer-Encoding", "chunked"),
+                ("TE", "trailers"),
+                ("Proxy-Connection", "keep-alive"),
+            ],
+            false,
+            &["host"],
+        );
+        // An upgrade keeps what the origin needs to switch.
+        check_stripped(
+            &[("Connection", "Upgrade"), ("Upgrade", "websocket")],
+            true,
+            &["upgrade"],
+        );
+        check_stripped(&[("Upgrade", "h2c")], false, &[]);
+    }
+
+    #[test]
+    fn upgrades_are_recognised_by_both_headers() {
+        assert!(wants_upgrade(&headers(&[
+            ("Connection", "keep-alive, Upgrade"),
+            ("Upgrade", "websocket")
+        ])));
+        assert!(!wants_upgrade(&headers(&[("Upgrade", "websocket")])));
+        assert!(!wants_upgrade(&headers(&[("Connection", "upgrade")])));
+    }
+
+    #[test]
+    fn targets_reach_the_origin_in_origin_form() {
+        for (target, expected) in [
+            ("/a?b=1", "/a?b=1"),
+            ("http://portal.example.gov.test/a?b=1", "/a?b=1"),
+            ("http://portal.example.gov.test", "/"),
+        ] {
+            let uri: http::Uri = target.parse().unwrap();
+            assert_eq!(origin_form(&uri).to_string(), expected, "{target}");
+        }
     }
 }
