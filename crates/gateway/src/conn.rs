@@ -5,6 +5,12 @@
 //! ever. pingora's own read timeout applies per read; this one applies to
 //! the whole header.
 //!
+//! The same wrapper serves both engines: around pingora's `Stream`, and
+//! around a plain socket for the hyper engine, which also has it time the
+//! idle wait between requests (the keep-alive timeout) and writes to a
+//! client that does not read; the raw header's findings reach the request
+//! through [`HeaderNotes`].
+//!
 //! HTTP/1 only: an HTTP/2 connection (ALPN `h2` or the cleartext preface)
 //! has no header block to time on the wire, and is left to the h2 idle
 //! timeout.

@@ -1,7 +1,8 @@
 //! The gateway: a reverse proxy in front of the organisation's web servers
 //! that carries out the plan's containment and keeps the sites serving
-//! under a flood. Built on Cloudflare's pingora (see ARCHITECTURE.md for
-//! why).
+//! under a flood. Its cleartext listeners are served by hyper (`h1`), its
+//! TLS listeners and HTTP/2 by Cloudflare's pingora (`proxy`); see
+//! ARCHITECTURE.md for why.
 //!
 //! - [`switch`]: per-site containment switch, serving ↔ maintenance, in
 //!   force for the next request on every connection;

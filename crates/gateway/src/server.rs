@@ -1,8 +1,11 @@
 //! Starting, steering and stopping a gateway.
 //!
-//! Two threads: pingora's server (its own runtimes, one service for all
-//! listeners, HTTP/1.1 and HTTP/2) and a control plane with a small tokio
-//! runtime that owns the store: it restores switches and bans at start,
+//! The proxy: with the hyper engine (the default), `threads` threads of
+//! `h1` on the cleartext listeners, bound here so that `start` knows their
+//! ports, and pingora's server (its own runtimes) for the TLS listeners
+//! when there are any, both handing HTTP/2 to the same pingora app; with
+//! the pingora engine, pingora's server for every listener. Beside it a
+//! control plane thread with a small tokio runtime that owns the store: it restores switches and bans at start,
 //! serves the control socket, records what the proxy noticed (tamper
 //! sightings as signals with evidence, bans), follows the guard's approved
 //! versions, expires bans and picks up switches and bans written to the
