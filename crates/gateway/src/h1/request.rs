@@ -49,10 +49,15 @@ pub async fn handle(
     request: http::Request<Incoming>,
 ) -> Result<Reply, Infallible> {
     let shared = &connection.shared;
-    let limits = shared.limiter.limits();
-    // The whole body has a deadline, not only each read: a client that
-    // sends a byte every few seconds never trips the per-read timeout.
-    let body_deadline = Instant::now() + limits.body_deadline;
+    // Read once and not held: a guard of the limits kept across the
+    // origin's answer would pin one of arc-swap's few fast slots.
+    let (body_timeout, body_deadline) = {
+        let limits = shared.limiter.limits();
+        // The whole body has a deadline, not only each read: a client
+        // that sends a byte every few seconds never trips the per-read
+        // timeout.
+        (limits.body_timeout, Instant::now() + limits.body_deadline)
+    };
     let (parts, body) = request.into_parts();
     let mut admitted = Admitted::default();
     let decision = admit(
@@ -71,7 +76,7 @@ pub async fn handle(
             host,
         } => approved(shared, &parts, finish, integrity, file, host).await,
         Decision::Forward => {
-            let (body, fault) = RequestBody::new(body, limits.body_timeout, body_deadline);
+            let (body, fault) = RequestBody::new(body, body_timeout, body_deadline);
             let forwarded = forward(&connection, parts, body, finish).await;
             match forwarded {
                 Ok(reply) => reply,
