@@ -2,11 +2,13 @@
 //! way to the origin, with a deadline for the whole body and a timeout for
 //! each piece (a client that drips its body is cut off with 408); and the
 //! response body on its way to the client — the gateway's own answer, the
-//! origin's body with a timeout for each piece, or an approved copy
+//! origin's body with a timeout for each piece (driving the origin
+//! connection it comes over, one piece read ahead), or an approved copy
 //! streamed from the vault — which counts the bytes sent and writes the
 //! request's access-log line when it is done or dropped (a client that
 //! goes away mid-body is logged too, with what it got).
 
+use super::origin::OriginLink;
 use crate::decide::{Admitted, RequestView, log_request};
 use crate::proxy::Shared;
 use bytes::Bytes;
@@ -14,8 +16,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -107,6 +109,10 @@ impl Body for RequestBody {
 }
 
 /// Where a response body comes from.
+// The origin's variant is the large one and the common one (every proxied
+// response): boxing it would cost an allocation per request to save a few
+// bytes on the rarer answers from memory.
+#[allow(clippy::large_enum_variant)]
 pub enum Source {
     /// Bytes in memory (taken once).
     Full(Option<Bytes>),
@@ -118,6 +124,13 @@ pub enum Source {
         per_read: Duration,
         /// Armed while a piece is awaited.
         timer: Option<Pin<Box<Sleep>>>,
+        /// The connection it comes over, driven here, and put back in
+        /// `home` (the client connection's slot) once the body is done.
+        link: Option<OriginLink>,
+        /// Where the link goes back to.
+        home: Arc<Mutex<Option<OriginLink>>>,
+        /// The piece read ahead.
+        ahead: Option<Piece>,
     },
     /// Chunks read from the vault by a blocking task; an error ends the
     /// body short of its length.
@@ -217,7 +230,57 @@ impl ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
+        // A body hyper did not poll to its end because it had none (HEAD,
+        // 304) is done too: its connection can carry the next request.
+        if let Source::Origin {
+            body, link, home, ..
+        } = &mut self.source
+            && body.is_end_stream()
+        {
+            give_back(link, home);
+        }
         self.done();
+    }
+}
+
+/// A piece of an origin's body, or its end or error.
+type Piece = Option<Result<Frame<Bytes>, hyper::Error>>;
+
+/// The origin's next piece of body, its connection driven first (the
+/// piece is read there); with a piece in hand, the one after it is read
+/// ahead if it is there, so the origin is read while the client's write
+/// waits, as a connection task of its own would.
+fn poll_origin(
+    body: &mut Incoming,
+    link: &mut Option<OriginLink>,
+    ahead: &mut Option<Piece>,
+    cx: &mut Context<'_>,
+) -> Poll<Piece> {
+    let piece = match ahead.take() {
+        Some(piece) => piece,
+        None => {
+            if let Some(link) = link.as_mut() {
+                link.drive(cx);
+            }
+            ready!(Pin::new(&mut *body).poll_frame(cx))
+        }
+    };
+    if matches!(piece, Some(Ok(_))) && !body.is_end_stream() {
+        if let Some(link) = link.as_mut() {
+            link.drive(cx);
+        }
+        if let Poll::Ready(next) = Pin::new(&mut *body).poll_frame(cx) {
+            *ahead = Some(next);
+        }
+    }
+    Poll::Ready(piece)
+}
+
+/// Puts an origin connection whose response is done back in its client
+/// connection's slot.
+fn give_back(link: &mut Option<OriginLink>, home: &Mutex<Option<OriginLink>>) {
+    if let Some(link) = link.take() {
+        *home.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
     }
 }
 
@@ -236,9 +299,15 @@ impl Body for ResponseBody {
                 body,
                 per_read,
                 timer,
-            } => match Pin::new(&mut *body).poll_frame(cx) {
+                link,
+                home,
+                ahead,
+            } => match poll_origin(body, link, ahead, cx) {
                 Poll::Ready(frame) => {
                     *timer = None;
+                    if frame.is_none() {
+                        give_back(link, home);
+                    }
                     Poll::Ready(frame.map(|frame| frame.map_err(io::Error::other)))
                 }
                 Poll::Pending => {
@@ -272,7 +341,10 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.source {
             Source::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
-            Source::Origin { body, .. } => body.is_end_stream(),
+            Source::Origin { body, ahead, .. } => match ahead {
+                Some(piece) => piece.is_none(),
+                None => body.is_end_stream(),
+            },
             Source::Chunks(_) => false,
         }
     }

@@ -57,7 +57,7 @@ pub async fn serve(
         shared,
         peer: ip,
         notes: io.notes(),
-        origin: Mutex::new(None),
+        origin: Arc::new(Mutex::new(None)),
         tasks,
         stop: stop.clone(),
     });

@@ -33,7 +33,7 @@ pub struct ClientConnection {
     /// What the raw request headers showed.
     pub notes: Arc<HeaderNotes>,
     /// The origin connection kept for this client connection.
-    pub origin: Mutex<Option<OriginLink>>,
+    pub origin: Arc<Mutex<Option<OriginLink>>>,
     /// The thread's tasks (a tunnel outlives its request).
     pub tasks: tokio_util::task::TaskTracker,
     /// Raised when the gateway stops (a tunnel ends with it).
@@ -297,16 +297,9 @@ async fn forward(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
     *outgoing.headers_mut() = headers;
-    let sent = origin::send(
-        &connection.origin,
-        &route,
-        outgoing,
-        shared.origin_timeout,
-        upgrade,
-    )
-    .await;
-    let mut response = match sent {
-        Ok(response) => response,
+    let sent = origin::send(&connection.origin, &route, outgoing, shared.origin_timeout).await;
+    let (mut response, link) = match sent {
+        Ok(sent) => sent,
         Err(failure) => return Err((failure, parts, finish)),
     };
     finish.status = response.status().as_u16();
@@ -315,6 +308,9 @@ async fn forward(
             return Err((Failure::OriginBroken, parts, finish));
         };
         let origin = hyper::upgrade::on(&mut response);
+        // The upgrade is completed by the connection's driver, which the
+        // tunnel then owns.
+        connection.tasks.spawn(link.into_driver());
         let client_idle = shared.limiter.limits().body_timeout;
         let mut stop = connection.stop.clone();
         let tunnel = tunnel::run(
@@ -342,6 +338,9 @@ async fn forward(
         body,
         per_read: shared.origin_timeout,
         timer: None,
+        link: Some(link),
+        home: connection.origin.clone(),
+        ahead: None,
     };
     Ok(http::Response::from_parts(
         head,
