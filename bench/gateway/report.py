@@ -149,7 +149,8 @@ w(
     f"Measured {c['date']} by `bench/gateway/run.sh` (release build; sitewarden {c['sitewarden']}) "
     f"on {c['cores']} cores ({c['cpu']}), {c['kernel']}; load average {c['load_before']} before the "
     f"throughput runs and {c['load_after']} after them (other work shares the machine). "
-    f"{c['nginx']}, wrk {c['wrk']}. Everything on 127.0.0.1.\n"
+    f"{c['nginx']}, wrk {c['wrk']}. The gateway's cleartext engine: {c.get('engine', 'default')}. "
+    f"Everything on 127.0.0.1.\n"
 )
 if throughput:
     w("### Throughput\n")

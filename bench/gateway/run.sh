@@ -30,6 +30,8 @@
 #   FLOOD_SECONDS=15 RACE_SECONDS=10 RACE_CONNECTIONS=32
 #   CARGO_TARGET_DIR (where the release build goes; default ./target)
 #   PARTS="throughput flood race" (the parts to run; e.g. PARTS=throughput)
+#   GATEWAY_ENGINE=hyper|pingora (the gateway's cleartext engine, `[gateway]
+#     engine`; default: the plan's default)
 #   NO_BUILD=1 (use the binaries already built)   KEEP_WORK=1 (keep the logs)
 #   BENCH_TMP (parent of the work directory; default /dev/shm)
 # Needs: nginx, wrk, curl and /usr/bin/time (installed with apt-get when
@@ -48,6 +50,11 @@ FLOOD_SECONDS=${FLOOD_SECONDS:-15}
 RACE_SECONDS=${RACE_SECONDS:-10}
 RACE_CONNECTIONS=${RACE_CONNECTIONS:-32}
 PARTS=" ${PARTS:-throughput flood race} "
+GATEWAY_ENGINE=${GATEWAY_ENGINE:-}
+case $GATEWAY_ENGINE in
+    "" | hyper | pingora) ;;
+    *) echo "GATEWAY_ENGINE: hyper or pingora, not $GATEWAY_ENGINE" >&2; exit 2 ;;
+esac
 for part in $PARTS; do
     case $part in
         throughput | flood | race) ;;
@@ -156,6 +163,7 @@ listen = ["127.0.0.1:$port"]
 threads = 2
 access_log = "$WORK/logs/$(basename "$file" .toml)-access.log"
 allowlist = $allow
+$([ -n "$GATEWAY_ENGINE" ] && echo "engine = \"$GATEWAY_ENGINE\"")
 
 [gateway.limits]
 $limits
@@ -473,6 +481,7 @@ cat > "$RESULTS/conditions.json" <<JSON
   "cores": $(nproc),
   "cpu": "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)",
   "kernel": "$(uname -r)",
+  "engine": "${GATEWAY_ENGINE:-default}",
   "load_before": "$LOAD_BEFORE",
   "load_after": "$LOAD_AFTER",
   "nginx": "$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')",

@@ -36,6 +36,22 @@ pub struct GatewayConfig {
     /// Where every answered request goes for live log watching, when
     /// `sitewarden serve` runs the gateway in-process.
     pub tap: Option<std::sync::Arc<crate::tap::RequestTap>>,
+    /// The HTTP engine of the cleartext listeners (TLS listeners are
+    /// always pingora's).
+    pub engine: Engine,
+}
+
+/// The HTTP engine serving the cleartext listeners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// hyper's HTTP/1 server on per-thread `SO_REUSEPORT` listeners, one
+    /// origin connection per client connection; HTTP/2 with prior
+    /// knowledge is handed to pingora. The default: it reaches nginx's
+    /// throughput where pingora's path did not (BENCHMARKS.md).
+    #[default]
+    Hyper,
+    /// pingora's proxy, as on the TLS listeners.
+    Pingora,
 }
 
 /// A TLS listener and its certificate.
@@ -219,6 +235,7 @@ impl Default for GatewayConfig {
             grace: Duration::from_secs(5),
             origin_timeout: Duration::from_secs(60),
             tap: None,
+            engine: Engine::default(),
         }
     }
 }

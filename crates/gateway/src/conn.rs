@@ -5,6 +5,12 @@
 //! ever. pingora's own read timeout applies per read; this one applies to
 //! the whole header.
 //!
+//! The same wrapper serves both engines: around pingora's `Stream`, and
+//! around a plain socket for the hyper engine, which also has it time the
+//! idle wait between requests (the keep-alive timeout) and writes to a
+//! client that does not read; the raw header's findings reach the request
+//! through [`HeaderNotes`].
+//!
 //! HTTP/1 only: an HTTP/2 connection (ALPN `h2` or the cleartext preface)
 //! has no header block to time on the wire, and is left to the h2 idle
 //! timeout.
@@ -45,21 +51,36 @@ enum Phase {
     AfterHeader,
     /// HTTP/2: not timed here.
     H2,
+    /// Switched to another protocol (`101`, a WebSocket): a tunnel, not
+    /// requests.
+    Tunnel,
 }
 
-/// A connection wrapped with its slot and header deadline.
+/// A connection wrapped with its slot and header deadline: pingora's
+/// [`Stream`] by default, or a plain socket for the hyper engine.
 #[derive(Debug)]
-pub struct GuardedStream {
-    inner: Stream,
+pub struct GuardedStream<S = Stream> {
+    inner: S,
     _slot: Option<ConnectionSlot>,
     header_timeout: Duration,
     phase: Phase,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// How long the connection may sit idle between requests (None:
+    /// the engine times it).
+    idle_timeout: Option<Duration>,
+    /// Runs while the connection waits for the next request's first byte.
+    idle: Option<Pin<Box<Sleep>>>,
+    /// How long a write may wait for the client to read (None: the engine
+    /// times it).
+    write_timeout: Option<Duration>,
+    /// Runs while a write waits.
+    write_timer: Option<Pin<Box<Sleep>>>,
     /// The current request header's bytes so far (up to
     /// [`MAX_KEPT_HEADER`]), to find its end and check its framing.
     header: Vec<u8>,
-    /// What is wrong with the framing of the last complete header.
-    framing: Option<&'static str>,
+    /// What is wrong with the framing of the last complete header, for
+    /// whoever handles the request.
+    notes: Arc<HeaderNotes>,
     /// Once upgraded (WebSocket): the site whose containment switch ends
     /// the tunnel.
     tunnel_site: OnceLock<Arc<SiteSwitch>>,
@@ -68,6 +89,25 @@ pub struct GuardedStream {
     tunnel_cut: CutOff,
     /// Bytes read by [`Peek::try_peek`], handed out first by reads.
     peeked: Vec<u8>,
+}
+
+/// What the raw bytes of a connection's last request header showed, shared
+/// with the code that handles the request (which sees only the parsed
+/// header).
+#[derive(Debug, Default)]
+pub struct HeaderNotes {
+    framing: Mutex<Option<&'static str>>,
+}
+
+impl HeaderNotes {
+    /// What is wrong with the framing of the last complete header.
+    pub fn framing(&self) -> Option<&'static str> {
+        *self.framing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_framing(&self, framing: Option<&'static str>) {
+        *self.framing.lock().unwrap_or_else(|e| e.into_inner()) = framing;
+    }
 }
 
 /// The wait for a tunnel's site to be cut off.
@@ -89,18 +129,50 @@ impl GuardedStream {
     /// `header_timeout` of now.
     pub fn new(inner: Stream, slot: Option<ConnectionSlot>, header_timeout: Duration) -> Self {
         let h2 = matches!(inner.selected_alpn_proto(), Some(ALPN::H2));
+        let mut stream = GuardedStream::plain(inner, slot, header_timeout, None, None);
+        if h2 {
+            stream.phase = Phase::H2;
+            stream.deadline = None;
+        }
+        stream
+    }
+}
+
+impl<S> GuardedStream<S> {
+    /// Wraps an HTTP/1 connection; the first header must be complete
+    /// within `header_timeout` of now. With `idle_timeout`, the connection
+    /// is closed when it waits longer for the next request's first byte;
+    /// with `write_timeout`, when a write waits longer for the client to
+    /// read.
+    pub fn plain(
+        inner: S,
+        slot: Option<ConnectionSlot>,
+        header_timeout: Duration,
+        idle_timeout: Option<Duration>,
+        write_timeout: Option<Duration>,
+    ) -> Self {
         GuardedStream {
             inner,
             _slot: slot,
             header_timeout,
-            phase: if h2 { Phase::H2 } else { Phase::Header },
-            deadline: (!h2).then(|| Box::pin(tokio::time::sleep(header_timeout))),
+            phase: Phase::Header,
+            deadline: Some(Box::pin(tokio::time::sleep(header_timeout))),
+            idle_timeout,
+            idle: None,
+            write_timeout,
+            write_timer: None,
             header: Vec::new(),
-            framing: None,
+            notes: Arc::default(),
             tunnel_site: OnceLock::new(),
             tunnel_cut: CutOff::default(),
             peeked: Vec::new(),
         }
+    }
+
+    /// What the raw request headers show, shared with the request's
+    /// handler.
+    pub fn notes(&self) -> Arc<HeaderNotes> {
+        self.notes.clone()
     }
 
     /// Ends this connection, whatever it is carrying, when `site` is cut
@@ -141,12 +213,77 @@ impl GuardedStream {
     /// What was wrong with the framing of the last request header on this
     /// connection, as the client sent it (before pingora tidied it).
     pub fn framing_problem(&self) -> Option<&'static str> {
-        self.framing
+        self.notes.framing()
     }
 
     fn next_request(&mut self) {
         self.phase = Phase::Header;
         self.header.clear();
+        self.idle = None;
+    }
+
+    /// Notes a response going out in `first` (the start of a write).
+    fn wrote(&mut self, first: &[u8]) {
+        if self.phase != Phase::AfterHeader {
+            return;
+        }
+        if first.starts_with(b"HTTP/1.1 101") {
+            // What follows is a tunnel: no more request headers to time.
+            self.phase = Phase::Tunnel;
+            return;
+        }
+        // An interim answer (`100 Continue`) is not the response: the body
+        // follows, and must not be timed as the next request's header.
+        let interim = first.starts_with(b"HTTP/1.1 1") || first.starts_with(b"HTTP/1.0 1");
+        if !interim {
+            // A response is going out: the next bytes read start a new
+            // request header (its clock starts at its first byte).
+            self.next_request();
+        }
+    }
+
+    /// Times a write that waits; an error once it has waited too long.
+    fn poll_write_timer(&mut self, cx: &mut Context<'_>, pending: bool) -> Option<io::Error> {
+        if !pending {
+            self.write_timer = None;
+            return None;
+        }
+        let timeout = self.write_timeout?;
+        let timer = self
+            .write_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        timer.as_mut().poll(cx).is_ready().then(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not read its response in time",
+            )
+        })
+    }
+
+    /// Times a read that waits: the header deadline, or the idle timeout
+    /// between requests.
+    fn poll_read_timers(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        if self.phase != Phase::Header {
+            return None;
+        }
+        if let Some(deadline) = self.deadline.as_mut() {
+            return deadline.as_mut().poll(cx).is_ready().then(|| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request header not received in time (slow client)",
+                )
+            });
+        }
+        let timeout = self.idle_timeout?;
+        let idle = self
+            .idle
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        idle.as_mut().poll(cx).is_ready().then(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the connection was idle longer than the keep-alive timeout",
+            )
+        })
     }
 
     /// Notes newly read bytes: the end of a header stops the clock.
@@ -166,6 +303,7 @@ impl GuardedStream {
             // The next request on a kept-alive connection: its clock starts
             // with its first byte (idle time is the keep-alive timeout's).
             self.deadline = Some(Box::pin(tokio::time::sleep(self.header_timeout)));
+            self.idle = None;
         }
         // Search from just before this read's bytes, so an end split across
         // two reads is found.
@@ -175,13 +313,13 @@ impl GuardedStream {
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
         if let Some(end) = find_end(&self.header[from..]) {
             let header = &self.header[..from + end];
-            self.framing = raw_framing_problem(header);
+            self.notes.set_framing(raw_framing_problem(header));
             self.phase = Phase::AfterHeader;
             self.deadline = None;
             self.header.clear();
         } else if room < bytes.len() {
             // Larger than anything we accept: let pingora refuse it.
-            self.framing = Some("request header too large");
+            self.notes.set_framing(Some("request header too large"));
         }
     }
 }
@@ -227,7 +365,7 @@ pub fn raw_framing_problem(header: &[u8]) -> Option<&'static str> {
     None
 }
 
-impl AsyncRead for GuardedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -255,22 +393,16 @@ impl AsyncRead for GuardedStream {
                 if let Some(error) = this.poll_cut_off(cx, true) {
                     return Poll::Ready(Err(error));
                 }
-                if this.phase == Phase::Header
-                    && let Some(deadline) = this.deadline.as_mut()
-                    && deadline.as_mut().poll(cx).is_ready()
-                {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request header not received in time (slow client)",
-                    )));
+                match this.poll_read_timers(cx) {
+                    Some(error) => Poll::Ready(Err(error)),
+                    None => Poll::Pending,
                 }
-                Poll::Pending
             }
         }
     }
 }
 
-impl AsyncWrite for GuardedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -278,13 +410,11 @@ impl AsyncWrite for GuardedStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        // An interim answer (`100 Continue`) is not the response: the body
-        // follows, and must not be timed as the next request's header.
-        let interim = buf.starts_with(b"HTTP/1.1 1") || buf.starts_with(b"HTTP/1.0 1");
-        if this.phase == Phase::AfterHeader && !interim && matches!(result, Poll::Ready(Ok(_))) {
-            // A response is going out: the next bytes read start a new
-            // request header (its clock starts at its first byte).
-            this.next_request();
+        if let Some(error) = this.poll_write_timer(cx, result.is_pending()) {
+            return Poll::Ready(Err(error));
+        }
+        if matches!(result, Poll::Ready(Ok(_))) {
+            this.wrote(buf);
         }
         result
     }
@@ -304,11 +434,13 @@ impl AsyncWrite for GuardedStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        let interim = bufs.first().is_some_and(|first| {
-            first.starts_with(b"HTTP/1.1 1") || first.starts_with(b"HTTP/1.0 1")
-        });
-        if this.phase == Phase::AfterHeader && !interim && matches!(result, Poll::Ready(Ok(_))) {
-            this.next_request();
+        if let Some(error) = this.poll_write_timer(cx, result.is_pending()) {
+            return Poll::Ready(Err(error));
+        }
+        if matches!(result, Poll::Ready(Ok(_)))
+            && let Some(first) = bufs.iter().find(|buf| !buf.is_empty())
+        {
+            this.wrote(first);
         }
         result
     }

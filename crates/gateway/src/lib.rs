@@ -1,7 +1,8 @@
 //! The gateway: a reverse proxy in front of the organisation's web servers
 //! that carries out the plan's containment and keeps the sites serving
-//! under a flood. Built on Cloudflare's pingora (see ARCHITECTURE.md for
-//! why).
+//! under a flood. Its cleartext listeners are served by hyper (`h1`), its
+//! TLS listeners and HTTP/2 by Cloudflare's pingora (`proxy`); see
+//! ARCHITECTURE.md for why.
 //!
 //! - [`switch`]: per-site containment switch, serving ↔ maintenance, in
 //!   force for the next request on every connection;
@@ -12,7 +13,10 @@
 //!   per-client rate and connection caps with escalating bans, a global
 //!   in-flight cap, header limits and slow-client deadlines; [`nft`]
 //!   exports the blocklist for the firewall;
-//! - [`proxy`]: the pingora filter phases that tie these together;
+//! - [`decide`]: what is done with a request, whatever engine carries it;
+//!   [`proxy`]: the pingora filter phases that carry it on the TLS
+//!   listeners (and on the cleartext ones with `engine = "pingora"`);
+//!   `h1`: the hyper engine of the cleartext listeners;
 //! - [`access_log`]: nginx `combined` lines for logwatch; [`tap`]: the
 //!   same requests, with their site, to live log watching in-process;
 //! - [`control`]: the Unix socket through which the CLI and the runner
@@ -28,8 +32,10 @@ pub mod client_ip;
 pub mod config;
 pub mod conn;
 pub mod control;
+pub mod decide;
 mod error;
 pub mod events;
+mod h1;
 pub mod integrity;
 pub mod limiter;
 pub mod nft;
@@ -40,7 +46,9 @@ pub mod switch;
 pub mod tap;
 pub mod verify;
 
-pub use config::{GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag};
+pub use config::{
+    Engine, GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag,
+};
 pub use error::GatewayError;
 pub use server::{GatewayHandle, Reloader, start};
 pub use switch::{SiteState, SwitchNote};

@@ -1,4 +1,5 @@
-//! The request path through the gateway, as pingora filter phases:
+//! The request path through the gateway, as pingora filter phases (the
+//! decisions themselves are `decide.rs`'s, shared with the hyper engine):
 //!
 //! 1. `request_filter`: framing checks (request smuggling, header limits),
 //!    the client's address, allowlist/blocklist, rate limit and bans, the
@@ -16,16 +17,18 @@
 //!    one too slow, 408 for a client too slow with its body;
 //! 6. `logging`: the access log line.
 
-use crate::access_log::{AccessLog, LogLine};
-use crate::blocklist::{Blocklist, Verdict};
-use crate::client_ip::client_ip;
+use crate::access_log::AccessLog;
+use crate::blocklist::Blocklist;
 use crate::conn::GuardedStream;
+use crate::decide::{
+    Admitted, Answer, Decision, Failure, Forwarding, RequestView, admit, approved_head,
+    approved_unavailable, log_request, visited,
+};
 use crate::events::GatewayEvent;
-use crate::integrity::{Integrity, content_type};
-use crate::limiter::{ClientInFlight, InFlight, Limiter, RateVerdict};
-use crate::now_ms;
-use crate::routes::{Route, RouteTable};
-use crate::switch::{SiteState, Switchboard};
+use crate::integrity::Integrity;
+use crate::limiter::Limiter;
+use crate::routes::RouteTable;
+use crate::switch::Switchboard;
 use crate::verify::{OriginChecker, Visit};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -35,10 +38,9 @@ use pingora::prelude::*;
 use pingora_error::ErrorSource;
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::FailToProxy;
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 mod streamed;
@@ -104,99 +106,50 @@ pub struct Gateway {
 /// Per-request state.
 #[derive(Debug, Default)]
 pub struct Ctx {
-    started: Option<Instant>,
-    started_ms: i64,
-    client: Option<IpAddr>,
-    route: Option<Arc<Route>>,
-    in_flight: Option<InFlight>,
+    /// The client, route and in-flight slots of an admitted request.
+    admitted: Admitted,
     attempt: usize,
     first_origin: Option<usize>,
-    /// This request's slot of its client's in-flight cap.
-    client_in_flight: Option<ClientInFlight>,
     /// When the whole request body must be in (once a connection is
     /// upgraded, what follows is the tunnel, not a body).
     body_deadline: Option<Instant>,
 }
 
 impl Gateway {
-    async fn respond(
-        &self,
-        session: &mut Session,
-        status: u16,
-        extra: &[(&str, String)],
-        body: Bytes,
-        close: bool,
-    ) -> Result<bool> {
-        let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
-        header.insert_header("Content-Type", "text/html; charset=utf-8")?;
-        header.insert_header("Content-Length", body.len().to_string())?;
-        header.insert_header("Cache-Control", "no-store")?;
-        for (name, value) in extra {
-            header.insert_header(name.to_string(), value.as_str())?;
+    /// Writes one of the gateway's own answers.
+    async fn respond(&self, session: &mut Session, answer: Answer) -> Result<bool> {
+        let mut header = ResponseHeader::build(answer.status, Some(4 + answer.extra.len()))?;
+        for (name, value) in answer.headers() {
+            header.insert_header(name, value.as_ref())?;
         }
-        if close {
+        if answer.close {
             session.set_keepalive(None);
-            header.insert_header("Connection", "close")?;
         }
         let head = session.req_header().method == http::Method::HEAD;
+        let bodyless = head || answer.body.is_empty();
         session
-            .write_response_header(Box::new(header), head || body.is_empty())
+            .write_response_header(Box::new(header), bodyless)
             .await?;
-        if !head && !body.is_empty() {
-            session.write_response_body(Some(body), true).await?;
+        if !bodyless {
+            session.write_response_body(Some(answer.body), true).await?;
         }
         Ok(true)
     }
 
-    /// The 503 for a verified path whose approved copy cannot be read:
-    /// fail closed — with no approved copy to serve, the origin's bytes are
-    /// not served in its place.
-    async fn approved_unavailable(
-        &self,
-        session: &mut Session,
-        route: &Route,
-        file: &crate::integrity::ApprovedFile,
-        problem: &str,
-    ) -> Result<bool> {
-        log::error!(
-            "site {}: approved copy of {} unavailable: {problem}",
-            route.site,
-            file.path
-        );
-        let body = Bytes::from_static(b"503 the approved copy of this page is unavailable\n");
-        self.respond(session, 503, &[("Retry-After", "30".into())], body, false)
-            .await
-    }
-
-    /// The response header of an approved copy of `len` bytes (counted as
-    /// verified): 304 when the client's `If-None-Match` holds its ETag,
-    /// else 200. Returns it and whether it is the 304.
+    /// The response header of an approved copy of `len` bytes, and whether
+    /// it is the 304.
     fn approved_header(
         &self,
         session: &Session,
         file: &crate::integrity::ApprovedFile,
         len: u64,
     ) -> Result<(ResponseHeader, bool)> {
-        self.shared.stats.verified.fetch_add(1, Ordering::Relaxed);
-        let etag = format!("\"sw-{}\"", &file.blake3[..16]);
-        let not_modified = session
-            .req_header()
-            .headers
-            .get_all(http::header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|tag| tag.trim() == etag || tag.trim() == "*");
-        let status = if not_modified { 304 } else { 200 };
-        let mut header = ResponseHeader::build(status, Some(6))?;
-        header.insert_header("Content-Type", content_type(&file.path))?;
-        if !not_modified {
-            header.insert_header("Content-Length", len.to_string())?;
+        let approved = approved_head(&self.shared, &session.req_header().headers, file, len);
+        let mut header = ResponseHeader::build(approved.status, Some(approved.headers.len()))?;
+        for (name, value) in approved.headers {
+            header.insert_header(name, value)?;
         }
-        header.insert_header("ETag", etag)?;
-        header.insert_header("Cache-Control", "no-cache")?;
-        header.insert_header("X-Sitewarden-Verified", file.blake3[..16].to_string())?;
-        Ok((header, not_modified))
+        Ok((header, approved.not_modified))
     }
 
     /// Answers a verified path from the approved copy (never the origin's
@@ -205,14 +158,18 @@ impl Gateway {
         &self,
         session: &mut Session,
         ctx: &mut Ctx,
-        route: &Arc<Route>,
         integrity: Arc<Integrity>,
         file: crate::integrity::ApprovedFile,
         host: &str,
     ) -> Result<bool> {
+        let route = ctx
+            .admitted
+            .route
+            .clone()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route"))?;
         if integrity.streamed(&file) {
             return self
-                .serve_approved_streamed(session, ctx, route, integrity, file, host)
+                .serve_approved_streamed(session, ctx, &route, integrity, file, host)
                 .await;
         }
         // From memory in the common case; the vault is read on the blocking
@@ -232,9 +189,8 @@ impl Gateway {
         {
             Ok(approved) => approved,
             Err(problem) => {
-                return self
-                    .approved_unavailable(session, route, &file, &problem)
-                    .await;
+                let answer = approved_unavailable(&route, &file, &problem);
+                return self.respond(session, answer).await;
             }
         };
         let (header, not_modified) = self.approved_header(session, &file, approved.len() as u64)?;
@@ -248,101 +204,32 @@ impl Gateway {
                 .write_response_body(Some(approved.clone()), true)
                 .await?;
         }
-        if let Some(checker) = &self.shared.checker {
-            let target = session
-                .req_header()
-                .uri
-                .path_and_query()
-                .map(|pq| pq.as_str().to_string())
-                .unwrap_or_else(|| "/".into());
-            checker.visited(
-                Visit {
-                    route: route.clone(),
-                    file,
-                    approved,
-                    host: host.to_string(),
-                    target,
-                    client: ctx
-                        .client
-                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                },
-                integrity,
-            );
-        }
+        let target = view(session.req_header()).target();
+        let client = ctx.admitted.client_or_unspecified();
+        let visit = Visit {
+            route,
+            file,
+            approved,
+            host: host.to_string(),
+            target: target.to_string(),
+            client,
+        };
+        visited(&self.shared, integrity, visit);
         Ok(true)
     }
-
-    async fn refuse(&self, session: &mut Session, status: u16, why: &str) -> Result<bool> {
-        self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        let body = Bytes::from(format!("{status} {why}\n"));
-        self.respond(session, status, &[], body, true).await
-    }
-
-    fn emit(&self, event: GatewayEvent) {
-        if self.shared.events.try_send(event).is_err() {
-            self.shared
-                .stats
-                .events_dropped
-                .fetch_add(1, Ordering::Relaxed);
-        }
-    }
 }
 
-/// Request framing that a proxy must not pass on (RFC 9112 §6.1, §6.3):
-/// Transfer-Encoding together with Content-Length, or any Transfer-Encoding
-/// other than a lone `chunked` — the classic smuggling vectors.
-fn framing_problem(header: &RequestHeader) -> Option<&'static str> {
-    let te: Vec<_> = header
-        .headers
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .collect();
-    let has_cl = header.headers.contains_key(http::header::CONTENT_LENGTH);
-    if te.is_empty() {
-        return None;
+/// The parts of pingora's request header the decisions read.
+fn view(header: &RequestHeader) -> RequestView<'_> {
+    RequestView {
+        method: &header.method,
+        uri: &header.uri,
+        version: header.version,
+        headers: &header.headers,
+        // The request target as received (not `uri.to_string()`: no
+        // allocation on every request).
+        target_len: header.raw_path().len(),
     }
-    if has_cl {
-        return Some("both Transfer-Encoding and Content-Length");
-    }
-    if te.len() != 1 || !te[0].as_bytes().eq_ignore_ascii_case(b"chunked") {
-        return Some("unsupported Transfer-Encoding");
-    }
-    if header.version == http::Version::HTTP_10 {
-        return Some("Transfer-Encoding in an HTTP/1.0 request");
-    }
-    None
-}
-
-fn header_bytes(header: &RequestHeader) -> usize {
-    // The request target as received (not `uri.to_string()`: no
-    // allocation on every request).
-    header
-        .headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum::<usize>()
-        + header.raw_path().len()
-}
-
-/// The host the request is for: the authority of an absolute-form target,
-/// else the `Host` header (borrowed: no allocation in the common case).
-fn request_host(header: &RequestHeader) -> Option<Cow<'_, str>> {
-    if let Some(host) = header.uri.host() {
-        return Some(match header.uri.port_u16() {
-            Some(port) => Cow::Owned(format!("{host}:{port}")),
-            None => Cow::Borrowed(host),
-        });
-    }
-    header
-        .headers
-        .get(http::header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .map(Cow::Borrowed)
-}
-
-/// An address as a header value.
-fn ip_header_value(ip: IpAddr) -> http::HeaderValue {
-    http::HeaderValue::try_from(ip.to_string()).expect("an IP address is a valid header value")
 }
 
 #[async_trait]
@@ -405,9 +292,6 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let shared = &self.shared;
-        ctx.started = Some(Instant::now());
-        ctx.started_ms = now_ms();
-        shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let limits = shared.limiter.limits().clone();
         // Timeouts first, so that every answer below — maintenance page,
         // refusal, 404 — leaves the connection with them: pingora keeps an
@@ -419,149 +303,41 @@ impl ProxyHttp for Gateway {
         if session.get_keepalive().is_some() {
             session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
         }
-
         let peer = session
             .client_addr()
             .and_then(|addr| addr.as_inet())
             .map(|addr| addr.ip())
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        let trusted = shared.trusted_proxies.load();
-        // Every X-Forwarded-For line, joined: a trusted proxy may add its
-        // own line after one the client sent.
-        let forwarded: Vec<u8> = session
-            .req_header()
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|value| value.as_bytes())
-            .collect::<Vec<_>>()
-            .join(&b',');
-        let client = client_ip(
-            peer,
-            (!forwarded.is_empty()).then_some(forwarded.as_slice()),
-            &trusted,
-        );
-        ctx.client = Some(client);
-
-        // Framing and size before anything else: a smuggled or oversized
-        // request is answered and the connection closed.
-        let raw_problem = session
+        // pingora tidies some smuggling framings away; the raw header
+        // still shows them.
+        let raw_framing = session
             .stream()
             .and_then(|stream| stream.as_any().downcast_ref::<GuardedStream>())
             .and_then(GuardedStream::framing_problem);
-        if let Some(problem) = raw_problem.or_else(|| framing_problem(session.req_header())) {
-            return self.refuse(session, 400, problem).await;
-        }
-        if limits.max_headers > 0 && session.req_header().headers.len() > limits.max_headers {
-            return self.refuse(session, 431, "too many header fields").await;
-        }
-        if limits.max_header_bytes > 0
-            && header_bytes(session.req_header()) > limits.max_header_bytes
-        {
-            return self.refuse(session, 431, "request header too large").await;
-        }
-
-        let allowed = match shared.blocklist.check(client, ctx.started_ms) {
-            Verdict::Allowed => true,
-            Verdict::Blocked(_) => {
-                shared.stats.blocked.fetch_add(1, Ordering::Relaxed);
-                let body = Bytes::from_static(b"403 Forbidden\n");
-                return self.respond(session, 403, &[], body, true).await;
+        let decision = admit(
+            shared,
+            &view(session.req_header()),
+            peer,
+            raw_framing,
+            &mut ctx.admitted,
+        );
+        match decision {
+            Decision::Answer(answer) => self.respond(session, answer).await,
+            Decision::Approved {
+                integrity,
+                file,
+                host,
+            } => {
+                self.serve_approved(session, ctx, integrity, file, &host)
+                    .await
             }
-            Verdict::Unlisted => false,
-        };
-        if !allowed {
-            match shared
-                .limiter
-                .check_rate(client, Instant::now(), ctx.started_ms)
-            {
-                RateVerdict::Pass => {}
-                verdict => {
-                    shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    if let RateVerdict::Ban(entry) = verdict {
-                        shared.blocklist.insert(entry.clone());
-                        self.emit(GatewayEvent::Banned(entry));
-                    }
-                    let body = Bytes::from_static(b"429 Too Many Requests\n");
-                    return self
-                        .respond(session, 429, &[("Retry-After", "1".into())], body, false)
-                        .await;
-                }
-            }
+            Decision::Forward => Ok(false),
         }
-        if !allowed {
-            // One client's share of the requests in flight, whatever
-            // connections and HTTP/2 streams carry them.
-            match shared.limiter.begin_client_request(client, ctx.started_ms) {
-                Ok(slot) => ctx.client_in_flight = slot,
-                Err(verdict) => {
-                    shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    if let RateVerdict::Ban(entry) = verdict {
-                        shared.blocklist.insert(entry.clone());
-                        self.emit(GatewayEvent::Banned(entry));
-                    }
-                    let body = Bytes::from_static(b"429 Too Many Requests (in flight)\n");
-                    return self
-                        .respond(session, 429, &[("Retry-After", "1".into())], body, false)
-                        .await;
-                }
-            }
-        }
-        match shared.limiter.begin_request() {
-            Some(slot) => ctx.in_flight = Some(slot),
-            None => {
-                shared.stats.shed.fetch_add(1, Ordering::Relaxed);
-                let body = Bytes::from_static(b"503 Service Unavailable (busy)\n");
-                return self
-                    .respond(session, 503, &[("Retry-After", "5".into())], body, true)
-                    .await;
-            }
-        }
-
-        let routes = shared.routes.load();
-        let route = request_host(session.req_header()).map(|host| routes.lookup(&host).cloned());
-        let Some(route) = route else {
-            return self.refuse(session, 400, "no Host").await;
-        };
-        let Some(route) = route else {
-            let body = Bytes::from_static(b"404 no site is served under this host name\n");
-            return self.respond(session, 404, &[], body, false).await;
-        };
-        ctx.route = Some(route.clone());
-
-        if route.switch.mode() == SiteState::Maintenance {
-            shared.stats.maintenance.fetch_add(1, Ordering::Relaxed);
-            let retry = route.retry_after.to_string();
-            return self
-                .respond(
-                    session,
-                    503,
-                    &[("Retry-After", retry)],
-                    route.maintenance_page.clone(),
-                    false,
-                )
-                .await;
-        }
-
-        let method = &session.req_header().method;
-        let verifiable = *method == http::Method::GET || *method == http::Method::HEAD;
-        if route.guarded
-            && verifiable
-            && let Some(integrity) = &shared.integrity
-            && let Some(file) = integrity.lookup(&route.site, session.req_header().uri.path())
-        {
-            let host = request_host(session.req_header())
-                .map(Cow::into_owned)
-                .unwrap_or_default();
-            return self
-                .serve_approved(session, ctx, &route, integrity.clone(), file, &host)
-                .await;
-        }
-        Ok(false)
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
         let route = ctx
+            .admitted
             .route
             .clone()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route"))?;
@@ -593,7 +369,7 @@ impl ProxyHttp for Gateway {
         mut e: Box<Error>,
     ) -> Box<Error> {
         ctx.attempt += 1;
-        if let Some(route) = &ctx.route
+        if let Some(route) = &ctx.admitted.route
             && ctx.attempt < route.origins.len()
         {
             e.set_retry(true);
@@ -611,35 +387,20 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|addr| addr.as_inet())
             .map(|addr| crate::blocklist::canonical(addr.ip()));
-        let client = ctx.client.or(peer);
-        // Formatted once: without a trusted proxy in front the client is the
-        // peer, and both headers carry the same (shared) value.
-        let client_value = client.map(ip_header_value);
-        if let Some(value) = &client_value {
-            upstream.insert_header("X-Real-IP", value.clone())?;
-        }
-        if let Some(peer) = peer {
-            let trusted = self.shared.trusted_proxies.load();
-            let chain = match upstream.headers.get("x-forwarded-for") {
-                Some(existing) if trusted.iter().any(|net| net.contains(&peer)) => Some(format!(
-                    "{}, {peer}",
-                    String::from_utf8_lossy(existing.as_bytes())
-                )),
-                _ => None,
-            };
-            match (chain, &client_value) {
-                (Some(chain), _) => upstream.insert_header("X-Forwarded-For", chain)?,
-                (None, Some(value)) if client == Some(peer) => {
-                    upstream.insert_header("X-Forwarded-For", value.clone())?
-                }
-                (None, _) => upstream.insert_header("X-Forwarded-For", ip_header_value(peer))?,
-            }
-        }
         let tls = session
             .digest()
             .and_then(|digest| digest.ssl_digest.as_ref())
             .is_some();
-        upstream.insert_header("X-Forwarded-Proto", if tls { "https" } else { "http" })?;
+        let forwarding = Forwarding::new(
+            &upstream.headers,
+            ctx.admitted.client,
+            peer,
+            &self.shared.trusted_proxies.load(),
+            tls,
+        );
+        for (name, value) in forwarding.fields() {
+            upstream.insert_header(name, value)?;
+        }
         Ok(())
     }
 
@@ -659,7 +420,7 @@ impl ProxyHttp for Gateway {
         // An upgraded connection (WebSocket) carries no further requests, so
         // the switch check above never sees it again: tie it to its site's
         // switch, to be closed the moment the site is cut off.
-        if let Some(route) = &ctx.route
+        if let Some(route) = &ctx.admitted.route
             && let Some(stream) = session
                 .stream()
                 .and_then(|stream| stream.as_any().downcast_ref::<GuardedStream>())
@@ -672,131 +433,48 @@ impl ProxyHttp for Gateway {
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Ctx) -> FailToProxy {
         // An origin that is down or garbled is a 502, one that is too slow
         // a 504 (as nginx says); a client that went away gets nothing.
-        let code = match (e.esource(), e.etype()) {
-            (_, ErrorType::HTTPStatus(code)) => *code,
+        let failure = match (e.esource(), e.etype()) {
+            (_, ErrorType::HTTPStatus(code)) => Failure::Status(*code),
             (
                 ErrorSource::Upstream,
                 ErrorType::ReadTimedout | ErrorType::ConnectTimedout | ErrorType::WriteTimedout,
-            ) => 504,
-            (ErrorSource::Upstream, _) => 502,
+            ) => Failure::OriginSlow,
+            (ErrorSource::Upstream, _) => Failure::OriginBroken,
             // A body that stopped (or ran out of its deadline) mid-way.
-            (ErrorSource::Downstream, ErrorType::ReadTimedout) => 408,
+            (ErrorSource::Downstream, ErrorType::ReadTimedout) => Failure::ClientSlow,
             (
                 ErrorSource::Downstream,
                 ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
-            ) => 0,
-            (ErrorSource::Downstream, _) => 400,
-            _ => 500,
+            ) => Failure::ClientGone,
+            (ErrorSource::Downstream, _) => Failure::ClientBroken,
+            _ => Failure::Internal,
         };
         // Once a response went out — or a 101, after which the connection
         // is a tunnel — an error answer would land inside it.
         let answered = session
             .response_written()
             .is_some_and(|response| !response.status.is_informational() || response.status == 101);
-        if code > 0 && !answered {
-            let body = Bytes::from(match code {
-                502 => "502 Bad Gateway: the site's web server did not answer properly\n",
-                504 => "504 Gateway Timeout: the site's web server did not answer in time\n",
-                408 => "408 Request Timeout: the request body was not received in time\n",
-                _ => "error\n",
-            });
-            let _ = self.respond(session, code, &[], body, true).await;
+        if !answered && let Some(answer) = failure.answer() {
+            let _ = self.respond(session, answer).await;
         }
         FailToProxy {
-            error_code: code,
+            error_code: failure.status(),
             can_reuse_downstream: false,
         }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
-        ctx.in_flight = None;
-        let log = self.shared.access_log.as_ref();
-        let tap = self.shared.tap.as_ref();
-        if log.is_none() && tap.is_none() {
-            return;
-        }
-        let header = session.req_header();
-        let target = header
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
-        let version = match header.version {
-            http::Version::HTTP_10 => "HTTP/1.0",
-            http::Version::HTTP_2 => "HTTP/2.0",
-            _ => "HTTP/1.1",
-        };
+        ctx.admitted.in_flight = None;
         let status = session
             .response_written()
             .map(|response| response.status.as_u16())
             .unwrap_or(0);
-        let line = LogLine {
-            client: ctx
-                .client
-                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-            at_ms: ctx.started_ms,
-            method: header.method.as_str(),
-            target,
-            version,
+        log_request(
+            &self.shared,
+            &view(session.req_header()),
+            &ctx.admitted,
             status,
-            bytes: session.body_bytes_sent(),
-            referer: session.get_header_bytes("referer"),
-            user_agent: session.get_header_bytes("user-agent"),
-        };
-        if let Some(log) = log {
-            log.log(&line);
-        }
-        if let Some(tap) = tap {
-            // Requests refused before routing (rate, load) still count
-            // for flood detection: find their site by host.
-            match &ctx.route {
-                Some(route) => tap.send(&route.site, &line),
-                None => {
-                    let routes = self.shared.routes.load();
-                    let route = request_host(header).and_then(|host| routes.lookup(&host));
-                    tap.send(route.map_or("", |route| route.site.as_str()), &line);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(headers: &[(&str, &str)]) -> RequestHeader {
-        let mut header = RequestHeader::build("POST", b"/", None).unwrap();
-        for (name, value) in headers {
-            header.append_header(name.to_string(), *value).unwrap();
-        }
-        header
-    }
-
-    #[test]
-    fn smuggling_framings_are_named() {
-        assert_eq!(framing_problem(&request(&[("Content-Length", "5")])), None);
-        assert_eq!(
-            framing_problem(&request(&[("Transfer-Encoding", "chunked")])),
-            None
-        );
-        assert!(
-            framing_problem(&request(&[
-                ("Content-Length", "5"),
-                ("Transfer-Encoding", "chunked")
-            ]))
-            .unwrap()
-            .contains("both")
-        );
-        for odd in ["chunked, identity", "xchunked", "identity"] {
-            assert!(framing_problem(&request(&[("Transfer-Encoding", odd)])).is_some());
-        }
-        assert!(
-            framing_problem(&request(&[
-                ("Transfer-Encoding", "chunked"),
-                ("Transfer-Encoding", "chunked")
-            ]))
-            .is_some()
+            session.body_bytes_sent(),
         );
     }
 }

@@ -1,8 +1,11 @@
 //! Starting, steering and stopping a gateway.
 //!
-//! Two threads: pingora's server (its own runtimes, one service for all
-//! listeners, HTTP/1.1 and HTTP/2) and a control plane with a small tokio
-//! runtime that owns the store: it restores switches and bans at start,
+//! The proxy: with the hyper engine (the default), `threads` threads of
+//! `h1` on the cleartext listeners, bound here so that `start` knows their
+//! ports, and pingora's server (its own runtimes) for the TLS listeners
+//! when there are any, both handing HTTP/2 to the same pingora app; with
+//! the pingora engine, pingora's server for every listener. Beside it a
+//! control plane thread with a small tokio runtime that owns the store: it restores switches and bans at start,
 //! serves the control socket, records what the proxy noticed (tamper
 //! sightings as signals with evidence, bans), follows the guard's approved
 //! versions, expires bans and picks up switches and bans written to the
@@ -10,7 +13,7 @@
 
 use crate::access_log::AccessLog;
 use crate::blocklist::{BlockEntry, Blocklist, parse_net};
-use crate::config::GatewayConfig;
+use crate::config::{Engine, GatewayConfig};
 use crate::conn;
 use crate::control;
 use crate::error::GatewayError;
@@ -144,12 +147,21 @@ pub fn start(
         .listen
         .iter()
         .chain(config.tls.iter().map(|t| &t.addr))
+        .filter(|addr| addr.port() != 0)
     {
         std::net::TcpListener::bind(addr).map_err(|source| GatewayError::Io {
             path: PathBuf::from(addr.to_string()),
             source,
         })?;
     }
+    // The hyper engine's sockets are bound here, so that port 0 is
+    // resolved before `start` returns.
+    let cleartext = match config.engine {
+        Engine::Hyper if !config.listen.is_empty() => {
+            Some(crate::h1::listen::bind(&config.listen, config.threads)?)
+        }
+        _ => None,
+    };
     std::fs::create_dir_all(data_dir).map_err(|source| GatewayError::Io {
         path: data_dir.to_path_buf(),
         source,
@@ -244,21 +256,35 @@ pub fn start(
         }
     }
 
+    // pingora's app for the hyper engine's HTTP/2 connections, made here:
+    // making it installs the process's default TLS provider, which other
+    // parts (reqwest) may need as soon as `start` returns.
+    let cleartext = cleartext.map(|listeners| {
+        let conf = Arc::new(server_conf(&config));
+        let app = Arc::new(gateway_app(&config, shared.clone(), conf));
+        (listeners, app)
+    });
+    let mut listen = match &cleartext {
+        Some((listeners, _)) => listeners.addrs.clone(),
+        None => config.listen.clone(),
+    };
+    listen.extend(config.tls.iter().map(|tls| tls.addr));
     let proxy_thread = {
         let shared = shared.clone();
         let config = config.clone();
         let stop = stop_rx.clone();
         std::thread::Builder::new()
             .name("sitewarden-gateway".into())
-            .spawn(move || run_proxy(config, shared, stop))
+            .spawn(move || match cleartext {
+                Some((listeners, app)) => run_engines(config, listeners, app, shared, stop),
+                None => run_proxy(config, shared, stop),
+            })
             .map_err(|source| GatewayError::Io {
                 path: data_dir.to_path_buf(),
                 source,
             })?
     };
 
-    let mut listen = config.listen.clone();
-    listen.extend(config.tls.iter().map(|tls| tls.addr));
     Ok(GatewayHandle {
         shared,
         stop: stop_tx,
@@ -375,36 +401,14 @@ struct RefuseBlocked(Arc<Shared>);
 #[async_trait]
 impl pingora_core::listeners::ConnectionFilter for RefuseBlocked {
     async fn should_accept(&self, addr: Option<&SocketAddr>) -> bool {
-        let Some(addr) = addr else {
-            return true;
-        };
-        let ip = crate::blocklist::canonical(addr.ip());
-        if self
-            .0
-            .trusted_proxies
-            .load()
-            .iter()
-            .any(|net| net.contains(&ip))
-        {
-            return true;
-        }
-        let blocked = matches!(
-            self.0.blocklist.check(ip, crate::now_ms()),
-            crate::blocklist::Verdict::Blocked(_)
-        );
-        if blocked {
-            self.0
-                .stats
-                .blocked
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        !blocked
+        addr.is_none_or(|addr| !crate::decide::refused_at_accept(&self.0, addr.ip()))
     }
 }
 
 /// The app pingora calls for each connection: limits and wraps it, then
-/// hands it to the HTTP proxy.
-struct GatewayApp {
+/// hands it to the HTTP proxy. The hyper engine hands it its HTTP/2
+/// connections too.
+pub(crate) struct GatewayApp {
     proxy: Arc<HttpProxy<Gateway>>,
     shared: Arc<Shared>,
 }
@@ -419,29 +423,9 @@ impl ServerApp for GatewayApp {
         let stream = if conn::is_guarded(&stream) {
             stream
         } else {
-            let shared = &self.shared;
-            let peer = conn::peer_of(&stream).map(|addr| crate::blocklist::canonical(addr.ip()));
-            let mut slot = None;
-            let trusted = shared.trusted_proxies.load();
-            // A trusted proxy carries many clients: it is neither capped nor
-            // refused by its own address (its clients are, per request).
-            if let Some(ip) = peer.filter(|ip| !trusted.iter().any(|net| net.contains(ip))) {
-                match shared.blocklist.check(ip, crate::now_ms()) {
-                    crate::blocklist::Verdict::Blocked(_) => {
-                        // Refused before a byte is read: the cheapest answer.
-                        shared
-                            .stats
-                            .blocked
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return None;
-                    }
-                    crate::blocklist::Verdict::Allowed => {}
-                    crate::blocklist::Verdict::Unlisted => {
-                        slot = Some(shared.limiter.open_connection(ip)?);
-                    }
-                }
-            }
-            conn::guard(stream, slot, shared.limiter.limits().header_timeout)
+            let peer = conn::peer_of(&stream).map(|addr| addr.ip());
+            let slot = crate::decide::admit_connection(&self.shared, peer).ok()?;
+            conn::guard(stream, slot, self.shared.limiter.limits().header_timeout)
         };
         self.proxy.process_new(stream, shutdown).await
     }
@@ -451,16 +435,19 @@ impl ServerApp for GatewayApp {
     }
 }
 
-fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
-    let conf = ServerConf {
+/// pingora's server configuration for this gateway.
+fn server_conf(config: &GatewayConfig) -> ServerConf {
+    ServerConf {
         threads: config.threads.max(1),
         grace_period_seconds: Some(config.grace.as_secs()),
         graceful_shutdown_timeout_seconds: Some(config.grace.as_secs().max(1)),
         ..ServerConf::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
-    let conf = server.configuration.clone();
+    }
+}
+
+/// pingora's HTTP proxy with the gateway's phases and HTTP/2 settings,
+/// wrapped in the connection app.
+fn gateway_app(config: &GatewayConfig, shared: Arc<Shared>, conf: Arc<ServerConf>) -> GatewayApp {
     let mut proxy = HttpProxy::new(
         Gateway {
             shared: shared.clone(),
@@ -476,15 +463,25 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     let mut h2 = pingora_core::protocols::http::v2::server::default_h2_options();
     h2.max_concurrent_streams(config.limits.h2_streams_per_connection.max(1));
     proxy.h2_options = Some(h2);
-    let shared_for_filter = shared.clone();
-    let app = GatewayApp {
+    GatewayApp {
         proxy: Arc::new(proxy),
         shared,
-    };
+    }
+}
+
+/// pingora's server on the listeners it serves (all of them with the
+/// pingora engine, else the TLS ones), until the stop.
+fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    server.bootstrap();
+    let conf = server.configuration.clone();
+    let app = gateway_app(&config, shared.clone(), conf);
     let mut service = Service::new("sitewarden gateway".to_string(), app);
-    service.set_connection_filter(Arc::new(RefuseBlocked(shared_for_filter)));
-    for addr in &config.listen {
-        service.add_tcp(&addr.to_string());
+    service.set_connection_filter(Arc::new(RefuseBlocked(shared)));
+    if config.engine == Engine::Pingora {
+        for addr in &config.listen {
+            service.add_tcp(&addr.to_string());
+        }
     }
     for tls in &config.tls {
         let mut settings = match TlsSettings::intermediate(
@@ -504,6 +501,31 @@ fn run_proxy(config: GatewayConfig, shared: Arc<Shared>, stop: watch::Receiver<b
     server.run(RunArgs {
         shutdown_signal: Box::new(StopWatch(stop)),
     });
+}
+
+/// The hyper engine on the cleartext listeners, and pingora's server on
+/// the TLS ones (when there are any), until the stop.
+fn run_engines(
+    config: GatewayConfig,
+    listeners: crate::h1::listen::Listeners,
+    app: Arc<GatewayApp>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    let threads = match crate::h1::start(listeners, shared.clone(), app, stop.clone(), config.grace)
+    {
+        Ok(threads) => threads,
+        Err(error) => {
+            tracing::error!("gateway: starting the proxy threads: {error}");
+            Vec::new()
+        }
+    };
+    if !config.tls.is_empty() {
+        run_proxy(config, shared, stop);
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
 }
 
 async fn control_plane(

@@ -9,7 +9,9 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use sitewarden_gateway::control::{self, Request};
-use sitewarden_gateway::{GatewayConfig, GatewayHandle, Limits, SiteState, parse_route_flag};
+use sitewarden_gateway::{
+    Engine, GatewayConfig, GatewayHandle, Limits, SiteState, parse_route_flag,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -139,8 +141,9 @@ fn free_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-fn config(routes: &[String], limits: Limits) -> GatewayConfig {
+fn config(engine: Engine, routes: &[String], limits: Limits) -> GatewayConfig {
     GatewayConfig {
+        engine,
         listen: vec![free_port()],
         routes: routes
             .iter()
@@ -165,7 +168,9 @@ fn exchange(stream: &mut TcpStream, request: &str) -> (u16, String, Vec<u8>) {
     read_response(stream)
 }
 
-fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+/// A response's status line and header, read a byte at a time (nothing of
+/// what follows is consumed); returns (status, header).
+fn read_head(stream: &mut TcpStream) -> (u16, String) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -181,7 +186,11 @@ fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
         buffer.push(byte[0]);
     }
     let head = String::from_utf8(buffer).unwrap();
-    let status: u16 = head[9..12].parse().unwrap();
+    (head[9..12].parse().unwrap(), head)
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    let (status, head) = read_head(stream);
     let length = head
         .lines()
         .find_map(|line| {
@@ -215,8 +224,7 @@ fn switch(site: &str, mode: SiteState) -> Request {
     }
 }
 
-#[test]
-fn routes_by_host_to_each_sites_origin() {
+fn routes_by_host_to_each_sites_origin(engine: Engine) {
     let a_root = tempfile::tempdir().unwrap();
     let b_root = tempfile::tempdir().unwrap();
     std::fs::write(a_root.path().join("index.html"), "portal home").unwrap();
@@ -226,6 +234,7 @@ fn routes_by_host_to_each_sites_origin() {
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[
                 format!("portal.example.gov.test=http://{}", a.addr),
                 format!("zfcg.example.gov.test=http://{}", b.addr),
@@ -252,14 +261,14 @@ fn routes_by_host_to_each_sites_origin() {
     assert_eq!(b.hits.load(Ordering::Relaxed), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request() {
+async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits::default(),
         ),
@@ -330,8 +339,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request()
     assert!(unknown.error.unwrap().contains("nowhere"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_switch_in_the_store_survives_a_restart() {
+async fn a_switch_in_the_store_survives_a_restart(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
@@ -355,7 +363,7 @@ async fn a_switch_in_the_store_survives_a_restart() {
         .unwrap();
     for _ in 0..2 {
         let data_dir = data.path().to_path_buf();
-        let config = config(&routes, Limits::default());
+        let config = config(engine, &routes, Limits::default());
         let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
             .await
             .unwrap();
@@ -374,8 +382,7 @@ async fn a_switch_in_the_store_survives_a_restart() {
     assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tampered_static_file_is_never_served_and_is_reported() {
+async fn a_tampered_static_file_is_never_served_and_is_reported(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     let approved = "<html><body>示例省门户 approved home page</body></html>".repeat(200);
     std::fs::write(root.path().join("index.html"), &approved).unwrap();
@@ -400,6 +407,7 @@ async fn a_tampered_static_file_is_never_served_and_is_reported() {
     .unwrap();
     let origin = start_origin(root.path(), "portal");
     let mut config = config(
+        engine,
         &[format!("portal.example.gov.test=http://{}", origin.addr)],
         Limits::default(),
     );
@@ -525,8 +533,7 @@ async fn a_tampered_static_file_is_never_served_and_is_reported() {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flooding_address_is_limited_then_banned_while_others_are_served() {
+async fn a_flooding_address_is_limited_then_banned_while_others_are_served(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
@@ -539,6 +546,7 @@ async fn a_flooding_address_is_limited_then_banned_while_others_are_served() {
         ..Limits::default()
     };
     let config = config(
+        engine,
         &[format!("portal.example.gov.test=http://{}", origin.addr)],
         limits,
     );
@@ -619,14 +627,14 @@ async fn a_flooding_address_is_limited_then_banned_while_others_are_served() {
         .unwrap();
 }
 
-#[test]
-fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
+fn a_slow_client_is_cut_off_and_a_prompt_one_is_not(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits {
                 header_timeout: Duration::from_millis(800),
@@ -700,14 +708,14 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not() {
     );
 }
 
-#[test]
-fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
+fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits::default(),
         ),
@@ -774,14 +782,14 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up() {
     assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn origin_down_is_a_502_and_http2_and_the_access_log_work() {
+async fn origin_down_is_a_502_and_http2_and_the_access_log_work(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let dead = free_port();
     let data = tempfile::tempdir().unwrap();
     let mut config = config(
+        engine,
         &[
             format!("portal.example.gov.test=http://{}", origin.addr),
             format!("down.example.gov.test=http://{dead}"),
@@ -866,14 +874,14 @@ fn start_raw_origin(reply: Option<&'static [u8]>) -> SocketAddr {
     addr
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed() {
+async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed(engine: Engine) {
     let garbage = start_raw_origin(Some(b"HELLO THIS IS NOT HTTP\r\n\r\n"));
     let silent = start_raw_origin(None);
     let root = tempfile::tempdir().unwrap();
     let origin = start_origin(root.path(), "slow");
     let data = tempfile::tempdir().unwrap();
     let mut config = config(
+        engine,
         &[
             format!("garbage.example.gov.test=http://{garbage}"),
             format!("silent.example.gov.test=http://{silent}"),
@@ -961,14 +969,14 @@ async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed() {
         .unwrap();
 }
 
-#[test]
-fn connections_per_address_are_capped() {
+fn connections_per_address_are_capped(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits {
                 connections_per_ip: 2,
@@ -1030,8 +1038,7 @@ fn connections_per_address_are_capped() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
+async fn tls_with_http2_and_forwarded_headers_reach_the_origin(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
@@ -1043,6 +1050,7 @@ async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
     std::fs::write(&cert_path, certified.cert.pem()).unwrap();
     std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
     let mut config = config(
+        engine,
         &[format!("portal.example.gov.test=http://{}", origin.addr)],
         Limits::default(),
     );
@@ -1098,6 +1106,7 @@ async fn tls_with_http2_and_forwarded_headers_reach_the_origin() {
     // A bad certificate file is a clear error at start, not a panic.
     std::fs::write(&cert_path, "not a certificate").unwrap();
     let mut bad = self::config(
+        engine,
         &["a.test=http://127.0.0.1:1".to_string()],
         Limits::default(),
     );
@@ -1154,13 +1163,13 @@ async fn h2_get(
 
 /// Regression: a client's HTTP/2 connection carried as many requests at
 /// once as it liked (100 streams by default), beside its connection cap.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_clients_requests_in_flight_are_capped_across_http2_streams() {
+async fn one_clients_requests_in_flight_are_capped_across_http2_streams(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let config = config(
+        engine,
         &[format!("portal.example.gov.test=http://{}", origin.addr)],
         Limits {
             in_flight_per_ip: 4,
@@ -1232,13 +1241,13 @@ async fn one_clients_requests_in_flight_are_capped_across_http2_streams() {
 /// Regression: a body dripped a byte at a time never tripped the per-read
 /// body timeout, so one client could hold a connection (and an origin
 /// request) for as long as it liked.
-#[test]
-fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline() {
+fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             Limits {
                 body_deadline: Duration::from_secs(2),
@@ -1386,12 +1395,14 @@ async fn upgrade(gateway: SocketAddr) -> (tokio::net::TcpStream, String) {
 
 /// Regression: a WebSocket opened before a site was cut off stayed open
 /// after it (only new requests saw the switch).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_refused() {
+async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_refused(
+    engine: Engine,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (origin, open_tunnels) = start_echo_upgrade_origin();
     let data = tempfile::tempdir().unwrap();
     let config = config(
+        engine,
         &[format!("portal.example.gov.test=http://{origin}")],
         // Long enough that nothing but the switch closes an idle tunnel
         // within the test; the body deadline, short, is not for tunnels.
@@ -1505,14 +1516,14 @@ fn answer_to(gateway: SocketAddr, bytes: &[u8]) -> String {
 /// preface before it parses anything and waited for all 24 bytes, so
 /// anything shorter — garbage, or a short valid request — sat there until
 /// the header deadline.
-#[test]
-fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered() {
+fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
         config(
+            engine,
             &[format!("portal.example.gov.test=http://{}", origin.addr)],
             // Longer than the answers are waited for: a connection left
             // to the deadline fails the test rather than passing late.
@@ -1555,7 +1566,11 @@ fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
     // A valid request shorter than the HTTP/2 preface is answered too.
     let answer = answer_to(addr, b"GET / HTTP/1.0\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 400"), "no Host: {answer:?}");
+    // (hyper answers an HTTP/1.0 request in HTTP/1.0, pingora in 1.1.)
+    assert!(
+        answer.starts_with("HTTP/1.1 400") || answer.starts_with("HTTP/1.0 400"),
+        "no Host: {answer:?}"
+    );
     let answer = answer_to(addr, b"GET /\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
     assert_eq!(origin.hits.load(Ordering::Relaxed), 0);
@@ -1574,4 +1589,129 @@ fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered() {
     assert_eq!(status, 200);
     let mut conn = TcpStream::connect(addr).unwrap();
     assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
+}
+
+/// The HTTP/1.1 details a proxy must pass through intact, on one kept-alive
+/// connection: HEAD (a length, no body), two pipelined requests (with the
+/// hyper engine), a chunked
+/// upload, and `Expect: 100-continue` (the interim answer first, then the
+/// body, then the origin's answer).
+fn http1_details_pass_through_on_one_connection(engine: Engine) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    let data = tempfile::tempdir().unwrap();
+    let gateway = start(
+        config(
+            engine,
+            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            Limits::default(),
+        ),
+        data.path(),
+    );
+    let host = "portal.example.gov.test";
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    // HEAD: the GET's length, and no body (the next answer must start
+    // right after the header).
+    conn.write_all(format!("HEAD / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .unwrap();
+    let (status, head) = read_head(&mut conn);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {}", "portal home".len())),
+        "{head}"
+    );
+    // Two requests in one write: two answers, in order. (pingora 0.9.1
+    // leaves pipelining off unless a session enables it, and drops such a
+    // connection: hyper's engine only.)
+    if engine == Engine::Hyper {
+        let pipelined = format!("{}{}", get(host), get(host));
+        conn.write_all(pipelined.as_bytes()).unwrap();
+        for _ in 0..2 {
+            let (status, _, body) = read_response(&mut conn);
+            assert_eq!((status, body.as_slice()), (200, b"portal home".as_slice()));
+        }
+    }
+    // A chunked upload reaches the origin whole.
+    let (status, _, body) = exchange(
+        &mut conn,
+        &format!(
+            "POST /upload HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n\
+             5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        ),
+    );
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (200, "got 11 bytes")
+    );
+    // Expect: 100-continue: the body is sent only after the interim answer.
+    conn.write_all(
+        format!(
+            "POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(read_head(&mut conn).0, 100);
+    conn.write_all(b"hello").unwrap();
+    let (status, _, body) = read_response(&mut conn);
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (200, "got 5 bytes")
+    );
+}
+
+/// Runs each scenario once with each engine of the cleartext listeners
+/// (TLS is always pingora's): `scenario::hyper` and `scenario::pingora`.
+macro_rules! with_each_engine {
+    ($(fn $sync:ident;)* $(async fn $async_scenario:ident;)*) => {
+        $(mod $sync {
+            #[test]
+            fn hyper() {
+                super::$sync(super::Engine::Hyper)
+            }
+            #[test]
+            fn pingora() {
+                super::$sync(super::Engine::Pingora)
+            }
+        })*
+        $(mod $async_scenario {
+            fn run(engine: super::Engine) {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(super::$async_scenario(engine))
+            }
+            #[test]
+            fn hyper() {
+                run(super::Engine::Hyper)
+            }
+            #[test]
+            fn pingora() {
+                run(super::Engine::Pingora)
+            }
+        })*
+    };
+}
+
+with_each_engine! {
+    fn routes_by_host_to_each_sites_origin;
+    fn a_slow_client_is_cut_off_and_a_prompt_one_is_not;
+    fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up;
+    fn connections_per_address_are_capped;
+    fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline;
+    fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered;
+    fn http1_details_pass_through_on_one_connection;
+    async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request;
+    async fn a_switch_in_the_store_survives_a_restart;
+    async fn a_tampered_static_file_is_never_served_and_is_reported;
+    async fn a_flooding_address_is_limited_then_banned_while_others_are_served;
+    async fn origin_down_is_a_502_and_http2_and_the_access_log_work;
+    async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed;
+    async fn tls_with_http2_and_forwarded_headers_reach_the_origin;
+    async fn one_clients_requests_in_flight_are_capped_across_http2_streams;
+    async fn an_open_websocket_is_closed_when_its_site_is_cut_off_and_new_ones_are_refused;
 }

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use sitewarden_gateway::{GatewayConfig, Limits, parse_route_flag};
+use sitewarden_gateway::{Engine, GatewayConfig, Limits, parse_route_flag};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +117,14 @@ async fn download(client: reqwest::Client, url: String) -> (u16, Option<u64>, bl
 /// with every visitor downloading it at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_approved_file_is_streamed_correctly_in_bounded_memory() {
+    // One engine after the other: the memory bound is measured on the
+    // whole process.
+    for engine in [Engine::Hyper, Engine::Pingora] {
+        streamed_in_bounded_memory(engine).await;
+    }
+}
+
+async fn streamed_in_bounded_memory(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     let approved = pseudo_random(BIG, 0x5eed_1234_abcd_0001);
     let approved_hash = blake3::hash(&approved);
@@ -138,6 +146,7 @@ async fn a_large_approved_file_is_streamed_correctly_in_bounded_memory() {
         limits: Limits::default(),
         threads: 2,
         grace: Duration::from_secs(1),
+        engine,
         ..GatewayConfig::default()
     };
     config.routes[0].site = "portal".into();

@@ -33,9 +33,24 @@ pub struct GatewaySettings {
     /// Proxy worker threads; default: one per core.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The HTTP engine of the plain-HTTP listeners (the TLS listeners are
+    /// always pingora's); default: the gateway's own choice (hyper).
+    #[serde(default)]
+    pub engine: Option<GatewayEngine>,
     /// Limits against floods and slow clients.
     #[serde(default)]
     pub limits: GatewayLimits,
+}
+
+/// `[gateway] engine`: what serves the plain-HTTP listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayEngine {
+    /// hyper's HTTP/1 server, one origin connection per client connection
+    /// (HTTP/2 with prior knowledge is handed to pingora).
+    Hyper,
+    /// pingora's proxy, as on the TLS listeners.
+    Pingora,
 }
 
 /// A TLS listener (`[[gateway.tls]]`).

@@ -30,8 +30,8 @@ mod validate;
 
 pub use error::{LoadError, PlanError, PlanErrors};
 pub use gateway::{
-    CommandContainment, Containment, ContainmentBackend, GatewayLimits, GatewaySettings,
-    GatewayTls, NginxContainment,
+    CommandContainment, Containment, ContainmentBackend, GatewayEngine, GatewayLimits,
+    GatewaySettings, GatewayTls, NginxContainment,
 };
 pub use logwatch::{LogFile, LogwatchSettings};
 pub use model::{

@@ -13,8 +13,8 @@ use sitewarden_logwatch::detect::{CustomRule, Part};
 use sitewarden_logwatch::format::JsonFields;
 use sitewarden_logwatch::{AttackClass, LogFormat, StartAt};
 use sitewarden_plan::{
-    CommandContainment, Containment, ContainmentBackend, GatewayLimits, GatewaySettings,
-    GatewayTls, LevelRule, LogFile, NginxContainment, Plan, sample_plan,
+    CommandContainment, Containment, ContainmentBackend, GatewayEngine, GatewayLimits,
+    GatewaySettings, GatewayTls, LevelRule, LogFile, NginxContainment, Plan, sample_plan,
 };
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -106,6 +106,7 @@ fn plan_with_every_key() -> Plan {
         allowlist: Vec::new(),
         blocklist: Vec::new(),
         threads: None,
+        engine: Some(GatewayEngine::Hyper),
         limits: GatewayLimits::default(),
     });
     let site = plan.sites.first_mut().expect("the sample plan has sites");

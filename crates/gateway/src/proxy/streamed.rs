@@ -11,10 +11,8 @@
 use super::{Ctx, Gateway};
 use crate::integrity::{ApprovedFile, Integrity};
 use crate::routes::Route;
-use crate::verify::Visit;
 use bytes::Bytes;
 use pingora::prelude::*;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 impl Gateway {
@@ -38,9 +36,8 @@ impl Gateway {
         {
             Ok(reader) => reader,
             Err(problem) => {
-                return self
-                    .approved_unavailable(session, route, &file, &problem)
-                    .await;
+                let answer = crate::decide::approved_unavailable(route, &file, &problem);
+                return self.respond(session, answer).await;
             }
         };
         let (header, not_modified) = self.approved_header(session, &file, file.size)?;
@@ -79,29 +76,19 @@ impl Gateway {
                 }
             }
         }
-        if let Some(checker) = &self.shared.checker {
-            let target = session
-                .req_header()
-                .uri
-                .path_and_query()
-                .map(|pq| pq.as_str().to_string())
-                .unwrap_or_else(|| "/".into());
-            checker.visited(
-                Visit {
-                    route: route.clone(),
-                    file,
-                    // Compared with the vault copy as it streams in (see
-                    // `verify.rs`), never held whole.
-                    approved: Bytes::new(),
-                    host: host.to_string(),
-                    target,
-                    client: ctx
-                        .client
-                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                },
-                integrity,
-            );
-        }
+        // Compared with the vault copy as it streams in (see `verify.rs`),
+        // never held whole: no approved bytes.
+        let target = super::view(session.req_header()).target();
+        let client = ctx.admitted.client_or_unspecified();
+        let visit = crate::verify::Visit {
+            route: route.clone(),
+            file,
+            approved: Bytes::new(),
+            host: host.to_string(),
+            target: target.to_string(),
+            client,
+        };
+        crate::decide::visited(&self.shared, integrity, visit);
         Ok(true)
     }
 }

@@ -12,9 +12,9 @@ use clap::{Args, Subcommand};
 use sitewarden_gateway::blocklist::{BlockEntry, parse_net};
 use sitewarden_gateway::control::{self, Request};
 use sitewarden_gateway::{
-    GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag,
+    Engine, GatewayConfig, Limits, Origin, RouteConfig, TlsListener, parse_route_flag,
 };
-use sitewarden_plan::Plan;
+use sitewarden_plan::{GatewayEngine, Plan};
 use sitewarden_store::BlockRecord;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -310,6 +310,11 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
         grace: Duration::from_secs(5),
         origin_timeout: Duration::from_secs(60),
         tap: None,
+        engine: match settings.engine {
+            Some(GatewayEngine::Hyper) => Engine::Hyper,
+            Some(GatewayEngine::Pingora) => Engine::Pingora,
+            None => Engine::default(),
+        },
     })
 }
 
