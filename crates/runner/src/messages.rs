@@ -323,7 +323,10 @@ pub fn render(
             format!("Playbook step: {}", action.as_str()),
         ),
     };
-    // The exact command that answers an approval request.
+    // The exact command the recipient runs: the answer to an approval
+    // request, the record of a call made.
+    let name_zh = recipient.unwrap_or("姓名");
+    let name_en = recipient.unwrap_or("NAME");
     let answer = match action {
         Action::RequestApproval { step, .. } => {
             let number = approval_request_number(incident, *step);
@@ -333,15 +336,14 @@ pub fn render(
             Some(both(
                 format!(
                     "批准请执行：{}（不批准请加 --deny，可用 --note 附指示）",
-                    command(recipient.unwrap_or("姓名"))
+                    command(name_zh)
                 ),
                 format!(
                     "To approve, run: {} (add --deny to refuse, --note for an instruction)",
-                    command(recipient.unwrap_or("NAME"))
+                    command(name_en)
                 ),
             ))
         }
-        // The command that records the call, so the task can be closed.
         Action::CallTask { contact, .. } => {
             let command = |name: &str| {
                 format!("sitewarden incident contacted {id} --contact {contact} --by {name} --fax")
@@ -349,11 +351,11 @@ pub fn render(
             Some(both(
                 format!(
                     "打完电话请执行：{}（未传真则去掉 --fax，可用 --note 记录要点）",
-                    command(recipient.unwrap_or("姓名"))
+                    command(name_zh)
                 ),
                 format!(
                     "Once called, run: {} (leave out --fax if no fax went, --note for what was agreed)",
-                    command(recipient.unwrap_or("NAME"))
+                    command(name_en)
                 ),
             ))
         }

@@ -258,6 +258,20 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
 /// The playbook's automatic contain step runs the site's containment
 /// command (a real script), records what it did, and marks the incident
 /// contained; a command that fails leaves it uncontained and says so.
+/// The probe's defacement signal for a site's home page at `at`.
+fn probe_defacement(site: &str, at: Timestamp) -> sitewarden_incident::Signal {
+    sitewarden_incident::Signal {
+        site: site.into(),
+        page: Some("home".into()),
+        kind: SignalKind::Defacement,
+        source: sitewarden_incident::SignalSource::Probe,
+        score: 90,
+        reasons: vec!["博彩内容 gambling text".into()],
+        observed_at_ms: at.as_millisecond(),
+        drill: false,
+    }
+}
+
 /// An executable shell script at `path`.
 fn script(path: &std::path::Path, body: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -452,16 +466,7 @@ async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() 
     let rules = sitewarden_incident::Rules::new(&plan).unwrap();
 
     let discovered = Timestamp::now() - 10.minutes();
-    let defaced = |site: &str, at: Timestamp| sitewarden_incident::Signal {
-        site: site.into(),
-        page: Some("home".into()),
-        kind: SignalKind::Defacement,
-        source: sitewarden_incident::SignalSource::Probe,
-        score: 90,
-        reasons: vec!["博彩内容 gambling text".into()],
-        observed_at_ms: at.as_millisecond(),
-        drill: false,
-    };
+    let defaced = probe_defacement;
     let first = store
         .raise_signal(&defaced("county", discovered), &[])
         .await
@@ -537,16 +542,7 @@ async fn a_false_alarm_takes_no_signals_and_a_report_joins_the_open_incident() {
         .with_plan(plan.clone())
         .unwrap();
     let now = Timestamp::now();
-    let defaced = |at: Timestamp| sitewarden_incident::Signal {
-        site: "county".into(),
-        page: Some("home".into()),
-        kind: SignalKind::Defacement,
-        source: sitewarden_incident::SignalSource::Probe,
-        score: 90,
-        reasons: vec!["博彩内容".into()],
-        observed_at_ms: at.as_millisecond(),
-        drill: false,
-    };
+    let defaced = |at: Timestamp| probe_defacement("county", at);
     let first = store
         .raise_signal(&defaced(now - 10.minutes()), &[])
         .await
