@@ -535,22 +535,28 @@ url = "https://www.example.gov.test/"
 
     const DISCOVERED: &str = "2026-11-26T01:00:00Z";
 
-    /// A defacement of the home page reported at 09:00 (Asia/Shanghai),
-    /// evidence preserved and cut off two minutes later, the restore
-    /// approved at 09:20.
-    fn handled_incident(rules: &Rules<'_>) -> Incident {
-        let discovered: Timestamp = DISCOVERED.parse().unwrap();
-        let mut incident = Incident::reported(
-            4,
+    /// Incident `id`: a defacement of county's home page reported by 王小明
+    /// at 09:00 (Asia/Shanghai), nothing done yet.
+    fn reported_defacement(rules: &Rules<'_>, id: i64) -> Incident {
+        Incident::reported(
+            id,
             "county",
             Some("home"),
             SignalKind::Defacement,
             "首页出现博彩内容",
             "王小明",
-            discovered,
+            DISCOVERED.parse().unwrap(),
             false,
             rules,
-        );
+        )
+    }
+
+    /// A defacement of the home page reported at 09:00 (Asia/Shanghai),
+    /// evidence preserved and cut off two minutes later, the restore
+    /// approved at 09:20.
+    fn handled_incident(rules: &Rules<'_>) -> Incident {
+        let discovered: Timestamp = DISCOVERED.parse().unwrap();
+        let mut incident = reported_defacement(rules, 4);
         let mut apply = |command, actor: &str, minutes: i64| {
             incident
                 .apply(rules, command, actor, discovered + minutes.minutes())
@@ -657,17 +663,7 @@ url = "https://www.example.gov.test/"
         let plan = plan(Some("both"));
         let rules = Rules::new(&plan).unwrap();
         let discovered: Timestamp = DISCOVERED.parse().unwrap();
-        let mut incident = Incident::reported(
-            5,
-            "county",
-            Some("home"),
-            SignalKind::Defacement,
-            "首页出现博彩内容",
-            "王小明",
-            discovered,
-            false,
-            &rules,
-        );
+        let mut incident = reported_defacement(&rules, 5);
         for (key, detail) in [
             (
                 "step:0:preserve_evidence",
