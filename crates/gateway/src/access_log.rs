@@ -4,25 +4,29 @@
 //! `$remote_addr - $remote_user [$time_local] "$request" $status
 //! $body_bytes_sent "$http_referer" "$http_user_agent"`
 //!
-//! Lines are appended to a shared in-memory buffer that one writer thread
-//! empties to the file every 100 ms (like nginx's `buffer= flush=`): a
-//! slow disk never stalls a request, no request wakes a thread, and a
-//! tailer sees each line within a tenth of a second. When the buffer is
-//! full (the disk cannot keep up) lines are dropped and counted rather
-//! than blocking.
+//! Lines are appended to in-memory buffers that one writer thread empties
+//! to the file every 100 ms (like nginx's `buffer= flush=`): a slow disk
+//! never stalls a request, no request wakes a thread, and a tailer sees
+//! each line within a tenth of a second. Each worker thread appends to a
+//! buffer of its own (one of `STRIPES`, each with its own lock on its
+//! own cache line), so threads do not take turns at one lock per request;
+//! like nginx's workers' buffers, lines of different threads within one
+//! flush are not in time order. When the buffers are full (the disk
+//! cannot keep up) lines are dropped and counted rather than blocking.
 
 use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use crate::striped::{STRIPES, thread_stripe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How often the writer empties the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Bytes the buffer may hold before lines are dropped.
-const MAX_PENDING: usize = 8 * 1024 * 1024;
+/// Bytes the buffers may hold, together, before lines are dropped.
+const MAX_PENDING: usize = 16 * 1024 * 1024;
 
 /// One request, as logged.
 #[derive(Debug, Clone)]
@@ -56,9 +60,15 @@ pub struct AccessLog {
 
 #[derive(Debug, Default)]
 struct Pending {
-    bytes: Mutex<Vec<u8>>,
+    stripes: [Stripe; STRIPES],
     dropped: AtomicU64,
 }
+
+/// One thread's buffer, alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(Mutex<Vec<u8>>);
+
 
 impl AccessLog {
     /// Opens (appending) `path` and starts its writer thread, which ends
@@ -81,21 +91,19 @@ impl AccessLog {
         })
     }
 
-    /// Appends one line to the buffer.
+    /// Appends one line to this thread's buffer.
     pub fn log(&self, line: &LogLine<'_>) {
-        // Formatted into this thread's scratch buffer (no allocation per
-        // line), outside the lock.
-        LINE.with_borrow_mut(|scratch| {
-            scratch.clear();
-            format_into(scratch, line);
-            let mut pending = self.shared.bytes.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.len() + scratch.len() > MAX_PENDING {
-                drop(pending);
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            pending.extend_from_slice(scratch);
-        });
+        let stripe = &self.shared.stripes[thread_stripe()];
+        // Formatted in place: the lock is this thread's alone but for the
+        // writer's visit every 100 ms.
+        let mut pending = stripe.0.lock().unwrap_or_else(|e| e.into_inner());
+        let before = pending.len();
+        format_into(&mut pending, line);
+        if pending.len() > MAX_PENDING / STRIPES {
+            pending.truncate(before);
+            drop(pending);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Lines dropped because the writer could not keep up.
@@ -118,6 +126,7 @@ fn write_loop(path: &Path, file: std::fs::File, pending: Arc<Pending>) {
     let mut current = file.metadata().map(identity).ok();
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     let mut checked = std::time::Instant::now();
+    let mut spare = Vec::new();
     loop {
         std::thread::sleep(FLUSH_EVERY);
         let last = Arc::strong_count(&pending) == 1;
@@ -132,9 +141,21 @@ fn write_loop(path: &Path, file: std::fs::File, pending: Arc<Pending>) {
                 out = BufWriter::with_capacity(256 * 1024, file);
             }
         }
-        let bytes = std::mem::take(&mut *pending.bytes.lock().unwrap_or_else(|e| e.into_inner()));
-        if !bytes.is_empty() {
-            let _ = out.write_all(&bytes);
+        let mut wrote = false;
+        for stripe in &pending.stripes {
+            // Swapped for the emptied buffer of the last stripe, so the
+            // buffers keep their capacity and nobody grows one again.
+            std::mem::swap(
+                &mut *stripe.0.lock().unwrap_or_else(|e| e.into_inner()),
+                &mut spare,
+            );
+            if !spare.is_empty() {
+                let _ = out.write_all(&spare);
+                spare.clear();
+                wrote = true;
+            }
+        }
+        if wrote {
             let _ = out.flush();
         }
         if last {
@@ -144,8 +165,6 @@ fn write_loop(path: &Path, file: std::fs::File, pending: Arc<Pending>) {
 }
 
 thread_local! {
-    /// A line being formatted, reused for every line of this thread.
-    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
     /// The last second formatted as `$time_local`, and its text: every
     /// request within the same second reuses it.
     static TIME_LOCAL: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
+use crate::rearm::Rearm;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 /// The whole HTTP/2 connection preface (RFC 9113 §3.4), which pingora
@@ -64,17 +64,19 @@ pub struct GuardedStream<S = Stream> {
     _slot: Option<ConnectionSlot>,
     header_timeout: Duration,
     phase: Phase,
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// Runs while a request header is awaited (from its first byte; for
+    /// the first request, from the accept).
+    deadline: Rearm,
     /// How long the connection may sit idle between requests (None:
     /// the engine times it).
     idle_timeout: Option<Duration>,
     /// Runs while the connection waits for the next request's first byte.
-    idle: Option<Pin<Box<Sleep>>>,
+    idle: Rearm,
     /// How long a write may wait for the client to read (None: the engine
     /// times it).
     write_timeout: Option<Duration>,
     /// Runs while a write waits.
-    write_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Rearm,
     /// The current request header's bytes so far (up to
     /// [`MAX_KEPT_HEADER`]), to find its end and check its framing.
     header: Vec<u8>,
@@ -132,7 +134,7 @@ impl GuardedStream {
         let mut stream = GuardedStream::plain(inner, slot, header_timeout, None, None);
         if h2 {
             stream.phase = Phase::H2;
-            stream.deadline = None;
+            stream.deadline.disarm();
         }
         stream
     }
@@ -156,11 +158,11 @@ impl<S> GuardedStream<S> {
             _slot: slot,
             header_timeout,
             phase: Phase::Header,
-            deadline: Some(Box::pin(tokio::time::sleep(header_timeout))),
+            deadline: Rearm::armed(header_timeout),
             idle_timeout,
-            idle: None,
+            idle: Rearm::default(),
             write_timeout,
-            write_timer: None,
+            write_timer: Rearm::default(),
             header: Vec::new(),
             notes: Arc::default(),
             tunnel_site: OnceLock::new(),
@@ -219,7 +221,7 @@ impl<S> GuardedStream<S> {
     fn next_request(&mut self) {
         self.phase = Phase::Header;
         self.header.clear();
-        self.idle = None;
+        self.idle.disarm();
     }
 
     /// Notes a response going out in `first` (the start of a write).
@@ -245,14 +247,14 @@ impl<S> GuardedStream<S> {
     /// Times a write that waits; an error once it has waited too long.
     fn poll_write_timer(&mut self, cx: &mut Context<'_>, pending: bool) -> Option<io::Error> {
         if !pending {
-            self.write_timer = None;
+            self.write_timer.disarm();
             return None;
         }
         let timeout = self.write_timeout?;
-        let timer = self
-            .write_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        timer.as_mut().poll(cx).is_ready().then(|| {
+        if !self.write_timer.is_armed() {
+            self.write_timer.arm(timeout);
+        }
+        self.write_timer.poll_expired(cx).then(|| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the client did not read its response in time",
@@ -266,8 +268,8 @@ impl<S> GuardedStream<S> {
         if self.phase != Phase::Header {
             return None;
         }
-        if let Some(deadline) = self.deadline.as_mut() {
-            return deadline.as_mut().poll(cx).is_ready().then(|| {
+        if self.deadline.is_armed() {
+            return self.deadline.poll_expired(cx).then(|| {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
                     "request header not received in time (slow client)",
@@ -275,15 +277,23 @@ impl<S> GuardedStream<S> {
             });
         }
         let timeout = self.idle_timeout?;
-        let idle = self
-            .idle
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        idle.as_mut().poll(cx).is_ready().then(|| {
+        if !self.idle.is_armed() {
+            self.idle.arm(timeout);
+        }
+        self.idle.poll_expired(cx).then(|| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the connection was idle longer than the keep-alive timeout",
             )
         })
+    }
+
+    /// A request header is complete: its framing noted, its clock stopped.
+    fn header_done(&mut self, framing: Option<&'static str>) {
+        self.notes.set_framing(framing);
+        self.phase = Phase::AfterHeader;
+        self.deadline.disarm();
+        self.header.clear();
     }
 
     /// Notes newly read bytes: the end of a header stops the clock.
@@ -296,14 +306,22 @@ impl<S> GuardedStream<S> {
             && bytes.starts_with(H2_PREFACE)
         {
             self.phase = Phase::H2;
-            self.deadline = None;
+            self.deadline.disarm();
             return;
         }
-        if self.deadline.is_none() {
-            // The next request on a kept-alive connection: its clock starts
-            // with its first byte (idle time is the keep-alive timeout's).
-            self.deadline = Some(Box::pin(tokio::time::sleep(self.header_timeout)));
-            self.idle = None;
+        // The next request on a kept-alive connection: its clock starts
+        // with its first byte (idle time is the keep-alive timeout's) —
+        // armed below only when the header does not end in this read.
+        let first_bytes = !self.deadline.is_armed();
+        self.idle.disarm();
+        if self.header.is_empty()
+            && let Some(end) = find_end(bytes)
+            && end <= MAX_KEPT_HEADER
+        {
+            // The whole header in one read, the common case: checked where
+            // it lies, not copied.
+            self.header_done(raw_framing_problem(&bytes[..end]));
+            return;
         }
         // Search from just before this read's bytes, so an end split across
         // two reads is found.
@@ -312,12 +330,14 @@ impl<S> GuardedStream<S> {
         self.header
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
         if let Some(end) = find_end(&self.header[from..]) {
-            let header = &self.header[..from + end];
-            self.notes.set_framing(raw_framing_problem(header));
-            self.phase = Phase::AfterHeader;
-            self.deadline = None;
-            self.header.clear();
-        } else if room < bytes.len() {
+            let problem = raw_framing_problem(&self.header[..from + end]);
+            self.header_done(problem);
+            return;
+        }
+        if first_bytes {
+            self.deadline.arm(self.header_timeout);
+        }
+        if room < bytes.len() {
             // Larger than anything we accept: let pingora refuse it.
             self.notes.set_framing(Some("request header too large"));
         }
@@ -325,7 +345,7 @@ impl<S> GuardedStream<S> {
 }
 
 fn find_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n")
+    memchr::memmem::find(bytes, b"\r\n\r\n")
 }
 
 /// Framing a proxy must refuse rather than repair (RFC 9112 §6.1, §6.3):
@@ -515,8 +535,8 @@ impl Peek for GuardedStream {
     /// and answers what it cannot parse with 400.
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         use tokio::io::AsyncReadExt;
-        let until = match (self.phase, self.deadline.as_ref()) {
-            (Phase::Header, Some(deadline)) => Some(deadline.deadline()),
+        let until = match self.phase {
+            Phase::Header => self.deadline.deadline(),
             _ => None,
         };
         let fill = async {

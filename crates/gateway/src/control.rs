@@ -209,12 +209,12 @@ pub fn status(shared: &Shared) -> GatewayStatus {
             })
             .collect(),
         blocklist: shared.blocklist.entries(crate::now_ms()),
-        requests: stats.requests.load(Ordering::Relaxed),
+        requests: stats.requests.get(),
         maintenance: stats.maintenance.load(Ordering::Relaxed),
         blocked: stats.blocked.load(Ordering::Relaxed),
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
         shed: stats.shed.load(Ordering::Relaxed),
-        verified: stats.verified.load(Ordering::Relaxed),
+        verified: stats.verified.get(),
         origin_checks: shared
             .checker
             .as_ref()

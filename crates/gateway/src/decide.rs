@@ -268,7 +268,7 @@ pub fn admit(
     admitted: &mut Admitted,
 ) -> Decision {
     admitted.started_ms = crate::now_ms();
-    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    shared.stats.requests.add(1);
     let limits = shared.limiter.limits();
     let trusted = shared.trusted_proxies.load();
     // Every X-Forwarded-For line, joined: a trusted proxy may add its
@@ -339,12 +339,11 @@ pub fn admit(
         }
     }
 
-    let routes = shared.routes.load();
     let host = request.host();
     let Some(host) = host else {
         return refuse(shared, 400, "no Host");
     };
-    let Some(route) = routes.lookup(&host).cloned() else {
+    let Some(route) = crate::routes::lookup_on_this_thread(&shared.routes, &host) else {
         let body = Bytes::from_static(b"404 no site is served under this host name\n");
         return Decision::Answer(Answer::new(404, body));
     };
@@ -411,20 +410,45 @@ pub struct Forwarding {
     pub proto: HeaderValue,
 }
 
+/// A connection's peer, with its address formatted for the forwarding
+/// headers once (a kept-alive connection carries many requests).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The address.
+    pub ip: IpAddr,
+    /// The address as a header value.
+    pub formatted: HeaderValue,
+}
+
+impl Peer {
+    /// `ip`, formatted.
+    pub fn new(ip: IpAddr) -> Peer {
+        Peer {
+            ip,
+            formatted: ip_header_value(ip),
+        }
+    }
+}
+
 impl Forwarding {
     /// The headers for a request with `headers` from `client` over a
     /// connection from `peer`.
     pub fn new(
         headers: &HeaderMap,
         client: Option<IpAddr>,
-        peer: Option<IpAddr>,
+        peer: Option<&Peer>,
         trusted: &[IpNet],
         tls: bool,
     ) -> Forwarding {
+        let formatted = peer.map(|peer| &peer.formatted);
+        let peer = peer.map(|peer| peer.ip);
         let client = client.or(peer);
         // Formatted once: without a trusted proxy in front the client is
         // the peer, and both headers carry the same (shared) value.
-        let client_value = client.map(ip_header_value);
+        let client_value = client.map(|client| match formatted {
+            Some(formatted) if Some(client) == peer => formatted.clone(),
+            _ => ip_header_value(client),
+        });
         let forwarded_for = peer.map(|peer| {
             let chain = match headers.get("x-forwarded-for") {
                 Some(existing) if trusted.iter().any(|net| net.contains(&peer)) => {
@@ -492,7 +516,7 @@ pub fn approved_head(
     file: &ApprovedFile,
     len: u64,
 ) -> ApprovedHead {
-    shared.stats.verified.fetch_add(1, Ordering::Relaxed);
+    shared.stats.verified.add(1);
     let etag = format!("\"sw-{}\"", &file.blake3[..16]);
     let not_modified = request
         .get_all(http::header::IF_NONE_MATCH)
@@ -595,10 +619,46 @@ impl Failure {
     }
 }
 
-/// Writes the access-log line and the tap line of an answered request.
+/// What the access log and the tap read of a request.
+#[derive(Debug, Clone)]
+pub struct Logged<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The request target as received (path and query).
+    pub target: &'a str,
+    /// The version.
+    pub version: http::Version,
+    /// `Host` (or the absolute target's authority).
+    pub host: Option<Cow<'a, str>>,
+    /// `Referer`, raw.
+    pub referer: &'a [u8],
+    /// `User-Agent`, raw.
+    pub user_agent: &'a [u8],
+}
+
+impl<'a> RequestView<'a> {
+    /// What the log reads of this request.
+    pub fn logged(&self) -> Logged<'a> {
+        let header = |name: &str| {
+            self.headers
+                .get(name)
+                .map_or(&[][..], |value| value.as_bytes())
+        };
+        Logged {
+            method: self.method.as_str(),
+            target: self.target(),
+            version: self.version,
+            host: self.host(),
+            referer: header("referer"),
+            user_agent: header("user-agent"),
+        }
+    }
+}
+
+/// Writes a request's access-log line and sends it to the tap.
 pub fn log_request(
     shared: &Shared,
-    request: &RequestView<'_>,
+    request: &Logged<'_>,
     admitted: &Admitted,
     status: u16,
     bytes: usize,
@@ -613,22 +673,16 @@ pub fn log_request(
         http::Version::HTTP_2 => "HTTP/2.0",
         _ => "HTTP/1.1",
     };
-    let header = |name: &str| {
-        request
-            .headers
-            .get(name)
-            .map_or(&[][..], |value| value.as_bytes())
-    };
     let line = LogLine {
         client: admitted.client_or_unspecified(),
         at_ms: admitted.started_ms,
-        method: request.method.as_str(),
-        target: request.target(),
+        method: request.method,
+        target: request.target,
         version,
         status,
         bytes,
-        referer: header("referer"),
-        user_agent: header("user-agent"),
+        referer: request.referer,
+        user_agent: request.user_agent,
     };
     if let Some(log) = log {
         log.log(&line);
@@ -641,8 +695,9 @@ pub fn log_request(
             None => {
                 let routes = shared.routes.load();
                 let route = request
-                    .host()
-                    .and_then(|host| routes.lookup(&host).cloned());
+                    .host
+                    .as_deref()
+                    .and_then(|host| routes.lookup(host).cloned());
                 tap.send(
                     route.as_ref().map_or("", |route| route.site.as_str()),
                     &line,
@@ -726,7 +781,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
         let fields = |trusted: &[IpNet], client| {
-            Forwarding::new(&headers, Some(client), Some(peer), trusted, false)
+            Forwarding::new(&headers, Some(client), Some(&Peer::new(peer)), trusted, false)
                 .fields()
                 .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
                 .collect::<Vec<_>>()

@@ -40,6 +40,8 @@ pub mod integrity;
 pub mod limiter;
 pub mod nft;
 pub mod proxy;
+mod rearm;
+mod striped;
 pub mod routes;
 pub mod server;
 pub mod switch;

@@ -14,8 +14,7 @@ use crate::config::Limits;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +23,9 @@ use std::time::{Duration, Instant};
 const SHARDS: usize = 32;
 /// Clients tracked per shard before idle ones are swept on insert.
 const SHARD_SOFT_CAP: usize = 8192;
+
+/// One shard's clients by address.
+type Clients = HashMap<IpAddr, Client, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct Client {
@@ -55,7 +57,11 @@ pub struct Limiter {
     /// Swapped whole when the configuration is reloaded; the per-client
     /// state (tokens, counts, offences) stays.
     limits: ArcSwap<Limits>,
-    shards: Vec<Mutex<HashMap<IpAddr, Client>>>,
+    shards: Vec<Mutex<Clients>>,
+    /// Picks an address's shard. foldhash rather than SipHash: every
+    /// request hashes its client once or twice, and the seed is random
+    /// per process.
+    hasher: foldhash::fast::RandomState,
     in_flight: AtomicUsize,
 }
 
@@ -64,7 +70,8 @@ impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
             limits: ArcSwap::from_pointee(limits),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Clients::default())).collect(),
+            hasher: foldhash::fast::RandomState::default(),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -80,10 +87,8 @@ impl Limiter {
         self.limits.store(Arc::new(limits));
     }
 
-    fn shard(&self, ip: &IpAddr) -> &Mutex<HashMap<IpAddr, Client>> {
-        let mut hasher = DefaultHasher::new();
-        ip.hash(&mut hasher);
-        &self.shards[hasher.finish() as usize % SHARDS]
+    fn shard(&self, ip: &IpAddr) -> &Mutex<Clients> {
+        &self.shards[self.hasher.hash_one(ip) as usize % SHARDS]
     }
 
     fn with_client<R>(&self, ip: IpAddr, now: Instant, f: impl FnOnce(&mut Client) -> R) -> R {

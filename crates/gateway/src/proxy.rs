@@ -21,7 +21,7 @@ use crate::access_log::AccessLog;
 use crate::blocklist::Blocklist;
 use crate::conn::GuardedStream;
 use crate::decide::{
-    Admitted, Answer, Decision, Failure, Forwarding, RequestView, admit, approved_head,
+    Admitted, Answer, Decision, Failure, Forwarding, Peer, RequestView, admit, approved_head,
     approved_unavailable, log_request, visited,
 };
 use crate::events::GatewayEvent;
@@ -77,8 +77,8 @@ pub struct Shared {
 /// Counters since start.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Requests seen.
-    pub requests: AtomicU64,
+    /// Requests seen (counted per thread: every request adds to it).
+    pub requests: crate::striped::Counter,
     /// Answered with the maintenance page.
     pub maintenance: AtomicU64,
     /// Refused by the blocklist.
@@ -91,7 +91,7 @@ pub struct Stats {
     /// Rejected as malformed or smuggling.
     pub rejected: AtomicU64,
     /// Verified paths answered from the approved copy.
-    pub verified: AtomicU64,
+    pub verified: crate::striped::Counter,
     /// Events dropped because the recorder was behind.
     pub events_dropped: AtomicU64,
 }
@@ -394,7 +394,7 @@ impl ProxyHttp for Gateway {
         let forwarding = Forwarding::new(
             &upstream.headers,
             ctx.admitted.client,
-            peer,
+            peer.map(Peer::new).as_ref(),
             &self.shared.trusted_proxies.load(),
             tls,
         );
@@ -471,7 +471,7 @@ impl ProxyHttp for Gateway {
             .unwrap_or(0);
         log_request(
             &self.shared,
-            &view(session.req_header()),
+            &view(session.req_header()).logged(),
             &ctx.admitted,
             status,
             session.body_bytes_sent(),

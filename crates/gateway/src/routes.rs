@@ -6,6 +6,8 @@
 use crate::config::{Origin, RouteConfig};
 use crate::switch::{SiteSwitch, Switchboard};
 use bytes::Bytes;
+use arc_swap::ArcSwap;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,6 +102,57 @@ impl RouteTable {
     pub fn routes(&self) -> &[Arc<Route>] {
         &self.sites
     }
+
+    /// A copy with routes of its own (new `Arc`s, the same switches and
+    /// pages), for one thread: see [`lookup_on_this_thread`].
+    fn copy(&self) -> RouteTable {
+        let mut table = RouteTable::default();
+        let mut copies: HashMap<*const Route, Arc<Route>> = HashMap::new();
+        for route in &self.sites {
+            let copy = Arc::new(Route {
+                site: route.site.clone(),
+                origins: route.origins.clone(),
+                next: AtomicUsize::new(route.next.load(Ordering::Relaxed)),
+                maintenance_page: route.maintenance_page.clone(),
+                retry_after: route.retry_after,
+                switch: route.switch.clone(),
+                guarded: route.guarded,
+            });
+            copies.insert(Arc::as_ptr(route), copy.clone());
+            table.sites.push(copy);
+        }
+        for (host, route) in &self.by_host {
+            if let Some(copy) = copies.get(&Arc::as_ptr(route)) {
+                table.by_host.insert(host.clone(), copy.clone());
+            }
+        }
+        table
+    }
+}
+
+thread_local! {
+    /// This thread's copy of the table it last looked in, and that table.
+    static THIS_THREADS: RefCell<Option<(Arc<RouteTable>, RouteTable)>> =
+        const { RefCell::new(None) };
+}
+
+/// The route for `host` in the `current` table, from this thread's own
+/// copy of it (made again when the table was replaced by a reload).
+///
+/// Every request keeps its route (an `Arc`) for as long as it runs; with
+/// one table for all threads, each request's clone and drop of its route
+/// would move the route's reference count between cores. With a copy per
+/// thread each count stays on its thread. Containment is unchanged: the
+/// copies share the site's switch.
+pub fn lookup_on_this_thread(current: &ArcSwap<RouteTable>, host: &str) -> Option<Arc<Route>> {
+    let table = current.load();
+    THIS_THREADS.with_borrow_mut(|copy| {
+        let copy = match copy {
+            Some((of, copy)) if Arc::ptr_eq(of, &table) => copy,
+            _ => &mut copy.insert((Arc::clone(&table), table.copy())).1,
+        };
+        copy.lookup(host).cloned()
+    })
 }
 
 /// The page served while a site is cut off: bilingual, no external

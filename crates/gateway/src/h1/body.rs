@@ -9,8 +9,10 @@
 //! goes away mid-body is logged too, with what it got).
 
 use super::origin::OriginLink;
-use crate::decide::{Admitted, RequestView, log_request};
-use crate::proxy::Shared;
+use crate::rearm::Rearm;
+use crate::decide::{Admitted, Logged, log_request};
+use http::header::{self, HeaderValue};
+use super::request::ClientConnection;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 /// What went wrong with a request body, for the answer: the hyper client
 /// only reports that the body failed.
@@ -42,29 +44,44 @@ impl BodyFault {
     }
 }
 
-/// A client's request body, timed.
+/// A client's request body, timed. A request without a body (a GET)
+/// costs no timer and no fault record: both are made at the first wait.
 pub struct RequestBody {
     inner: Incoming,
     per_read: Duration,
-    deadline: Instant,
-    timer: Pin<Box<Sleep>>,
-    fault: Arc<BodyFault>,
+    whole: Duration,
+    /// When the whole body is due: `whole` after the first wait for it
+    /// (which comes as soon as the request is sent on).
+    deadline: Option<Instant>,
+    timer: Rearm,
+    fault: Option<Arc<BodyFault>>,
 }
 
 impl RequestBody {
-    /// `inner`, which must be in by `deadline`, each piece within
-    /// `per_read` of the last.
-    pub fn new(inner: Incoming, per_read: Duration, deadline: Instant) -> (Self, Arc<BodyFault>) {
-        let fault = Arc::new(BodyFault::default());
-        let first = (Instant::now() + per_read).min(deadline);
+    /// `inner`, which must be in within `whole`, each piece within
+    /// `per_read` of the last; and where its failure will be told, if it
+    /// has a body that can fail.
+    pub fn new(
+        inner: Incoming,
+        per_read: Duration,
+        whole: Duration,
+    ) -> (Self, Option<Arc<BodyFault>>) {
+        let fault = (!inner.is_end_stream()).then(Arc::default);
         let body = RequestBody {
             inner,
             per_read,
-            deadline,
-            timer: Box::pin(tokio::time::sleep_until(first)),
+            whole,
+            deadline: None,
+            timer: Rearm::default(),
             fault: fault.clone(),
         };
         (body, fault)
+    }
+
+    fn fault(&self, fault: u8) {
+        if let Some(record) = &self.fault {
+            record.0.store(fault, Ordering::Relaxed);
+        }
     }
 }
 
@@ -79,18 +96,24 @@ impl Body for RequestBody {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let next = (Instant::now() + this.per_read).min(this.deadline);
-                this.timer.as_mut().reset(next);
+                this.timer.disarm();
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) => {
-                this.fault.0.store(FAULT_GONE, Ordering::Relaxed);
+                this.fault(FAULT_GONE);
                 Poll::Ready(Some(Err(io::Error::other(error))))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                ready!(this.timer.as_mut().poll(cx));
-                this.fault.0.store(FAULT_SLOW, Ordering::Relaxed);
+                if !this.timer.is_armed() {
+                    let now = Instant::now();
+                    let deadline = *this.deadline.get_or_insert(now + this.whole);
+                    this.timer.arm_at((now + this.per_read).min(deadline));
+                }
+                if !this.timer.poll_expired(cx) {
+                    return Poll::Pending;
+                }
+                this.fault(FAULT_SLOW);
                 Poll::Ready(Some(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "request body not received in time (slow client)",
@@ -120,10 +143,8 @@ pub enum Source {
     Origin {
         /// The body.
         body: Incoming,
-        /// The origin's per-read timeout.
+        /// The origin's per-read timeout, timed with the link's `wait`.
         per_read: Duration,
-        /// Armed while a piece is awaited.
-        timer: Option<Pin<Box<Sleep>>>,
         /// The connection it comes over, driven here, and put back in
         /// `home` (the client connection's slot) once the body is done.
         link: Option<OriginLink>,
@@ -139,8 +160,10 @@ pub enum Source {
 
 /// What is needed to log a request once its body is done.
 pub struct Finish {
-    /// The shared state (log, tap, routes).
-    pub shared: Arc<Shared>,
+    /// The client connection, and through it the shared state (log, tap,
+    /// routes): its own count, not the shared state's, which every
+    /// thread's requests would move between cores.
+    pub connection: Arc<ClientConnection>,
     /// The admitted request: client, route, and the in-flight slots,
     /// released with this.
     pub admitted: Admitted,
@@ -150,8 +173,8 @@ pub struct Finish {
     pub uri: http::Uri,
     /// The version.
     pub version: http::Version,
-    /// The headers the log reads (`Host`, `Referer`, `User-Agent`).
-    pub headers: http::HeaderMap,
+    /// The fields the log reads: `Host`, `Referer`, `User-Agent`.
+    pub fields: [Option<HeaderValue>; 3],
     /// The response's status.
     pub status: u16,
 }
@@ -159,43 +182,53 @@ pub struct Finish {
 impl Finish {
     /// Keeps what the log needs of `parts`.
     pub fn new(
-        shared: Arc<Shared>,
+        connection: Arc<ClientConnection>,
         admitted: Admitted,
         parts: &http::request::Parts,
         status: u16,
     ) -> Finish {
-        let mut headers = http::HeaderMap::new();
-        if shared.access_log.is_some() || shared.tap.is_some() {
-            for name in [
-                http::header::HOST,
-                http::header::REFERER,
-                http::header::USER_AGENT,
-            ] {
-                if let Some(value) = parts.headers.get(&name) {
-                    headers.insert(name, value.clone());
-                }
-            }
-        }
+        let shared = &connection.shared;
+        let logged = shared.access_log.is_some() || shared.tap.is_some();
+        let field = |name| logged.then(|| parts.headers.get(name).cloned()).flatten();
         Finish {
-            shared,
+            fields: [
+                field(header::HOST),
+                field(header::REFERER),
+                field(header::USER_AGENT),
+            ],
+            connection,
             admitted,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             version: parts.version,
-            headers,
             status,
         }
     }
 
     fn write(&self, bytes: usize) {
-        let view = RequestView {
-            method: &self.method,
-            uri: &self.uri,
+        let [host, referer, user_agent] = &self.fields;
+        fn raw(field: &Option<HeaderValue>) -> &[u8] {
+            field.as_ref().map_or(&[][..], |value| value.as_bytes())
+        }
+        let logged = Logged {
+            method: self.method.as_str(),
+            target: self.uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version: self.version,
-            headers: &self.headers,
-            target_len: 0,
+            host: self
+                .uri
+                .host()
+                .or_else(|| host.as_ref().and_then(|host| host.to_str().ok()))
+                .map(std::borrow::Cow::Borrowed),
+            referer: raw(referer),
+            user_agent: raw(user_agent),
         };
-        log_request(&self.shared, &view, &self.admitted, self.status, bytes);
+        log_request(
+            &self.connection.shared,
+            &logged,
+            &self.admitted,
+            self.status,
+            bytes,
+        );
     }
 }
 
@@ -203,7 +236,9 @@ impl Finish {
 pub struct ResponseBody {
     source: Source,
     sent: usize,
-    finish: Option<Box<Finish>>,
+    // Inline, not boxed: every response has one, and a box would be an
+    // allocation per request.
+    finish: Option<Finish>,
 }
 
 impl ResponseBody {
@@ -212,7 +247,7 @@ impl ResponseBody {
         ResponseBody {
             source,
             sent: 0,
-            finish: finish.map(Box::new),
+            finish,
         }
     }
 
@@ -298,22 +333,30 @@ impl Body for ResponseBody {
             Source::Origin {
                 body,
                 per_read,
-                timer,
                 link,
                 home,
                 ahead,
             } => match poll_origin(body, link, ahead, cx) {
                 Poll::Ready(frame) => {
-                    *timer = None;
+                    if let Some(link) = link.as_mut() {
+                        link.wait.disarm();
+                    }
                     if frame.is_none() {
                         give_back(link, home);
                     }
                     Poll::Ready(frame.map(|frame| frame.map_err(io::Error::other)))
                 }
                 Poll::Pending => {
-                    let timer =
-                        timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(*per_read)));
-                    ready!(timer.as_mut().poll(cx));
+                    // The link is there until the body ends.
+                    let Some(wait) = link.as_mut().map(|link| &mut link.wait) else {
+                        return Poll::Pending;
+                    };
+                    if !wait.is_armed() {
+                        wait.arm(*per_read);
+                    }
+                    if !wait.poll_expired(cx) {
+                        return Poll::Pending;
+                    }
                     Poll::Ready(Some(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "the origin's body stalled",

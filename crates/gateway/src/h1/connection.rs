@@ -29,7 +29,8 @@ pub async fn serve(
     shared: Arc<Shared>,
     app: Arc<GatewayApp>,
     tasks: tokio_util::task::TaskTracker,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    stopping: super::stop::Raised,
 ) {
     let _ = stream.set_nodelay(true);
     let limits = shared.limiter.limits().clone();
@@ -55,7 +56,7 @@ pub async fn serve(
     );
     let client = Arc::new(ClientConnection {
         shared,
-        peer: ip,
+        peer: crate::decide::Peer::new(ip),
         notes: io.notes(),
         origin: Arc::new(Mutex::new(None)),
         tasks,
@@ -72,9 +73,12 @@ pub async fn serve(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
+    tokio::pin!(stopping);
+    // The connection first: the stop is only looked at while it waits.
     tokio::select! {
+        biased;
         _ = connection.as_mut() => return,
-        _ = super::stopped(&mut stop) => {}
+        _ = stopping => {}
     }
     connection.as_mut().graceful_shutdown();
     let _ = connection.await;

@@ -20,6 +20,7 @@ mod connection;
 pub mod listen;
 mod origin;
 mod request;
+mod stop;
 mod tunnel;
 
 use crate::proxy::Shared;
@@ -71,6 +72,7 @@ fn run_thread(
     };
     runtime.block_on(async move {
         let connections = tokio_util::task::TaskTracker::new();
+        let thread_stop = Arc::new(stop::ThreadStop::default());
         for socket in sockets {
             match tokio::net::TcpListener::from_std(socket) {
                 Ok(listener) => {
@@ -79,6 +81,7 @@ fn run_thread(
                         shared.clone(),
                         app.clone(),
                         stop.clone(),
+                        thread_stop.clone(),
                         connections.clone(),
                     ));
                 }
@@ -89,6 +92,7 @@ fn run_thread(
             _ = stopped(&mut stop) => {}
             _ = keep_a_timer_near() => {}
         }
+        thread_stop.raise();
         connections.close();
         let _ = tokio::time::timeout(grace, connections.wait()).await;
     });
@@ -120,6 +124,7 @@ async fn accept(
     shared: Arc<Shared>,
     app: Arc<GatewayApp>,
     mut stop: watch::Receiver<bool>,
+    thread_stop: Arc<stop::ThreadStop>,
     connections: tokio_util::task::TaskTracker,
 ) {
     loop {
@@ -147,6 +152,7 @@ async fn accept(
             app.clone(),
             connections.clone(),
             stop.clone(),
+            thread_stop.raised(),
         ));
     }
 }

@@ -11,6 +11,7 @@
 use super::body::RequestBody;
 use crate::config::Origin;
 use crate::decide::Failure;
+use crate::rearm::Rearm;
 use crate::routes::Route;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -19,7 +20,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::Context;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -43,6 +44,9 @@ pub struct OriginLink {
     driver: Driver,
     /// The driver has finished: the connection is closed.
     closed: bool,
+    /// The wait for the origin: for a response header, then for each
+    /// piece of its body — one timer for the connection's life.
+    pub wait: Rearm,
 }
 
 impl OriginLink {
@@ -111,14 +115,21 @@ pub async fn send(
             continue;
         }
         let mut response = std::pin::pin!(link.sender.try_send_request(request));
+        link.wait.arm(timeout);
         let answer = std::future::poll_fn(|cx| {
             link.drive(cx);
-            response.as_mut().poll(cx)
-        });
-        match tokio::time::timeout(timeout, answer).await {
-            Err(_) => return Err(Failure::OriginSlow),
-            Ok(Ok(response)) => return Ok((response, link)),
-            Ok(Err(mut error)) => match error.take_message() {
+            match response.as_mut().poll(cx) {
+                Poll::Ready(answer) => Poll::Ready(Some(answer)),
+                Poll::Pending if link.wait.poll_expired(cx) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        link.wait.disarm();
+        match answer {
+            None => return Err(Failure::OriginSlow),
+            Some(Ok(response)) => return Ok((response, link)),
+            Some(Err(mut error)) => match error.take_message() {
                 // Not sent (the kept connection was closing): once more,
                 // on a fresh one.
                 Some(unsent) if !fresh_tried => {
@@ -191,6 +202,7 @@ async fn open(origin: &Origin, addr: SocketAddr) -> Result<OriginLink, OpenError
         sender,
         driver,
         closed: false,
+        wait: Rearm::default(),
     })
 }
 

@@ -9,7 +9,7 @@ use super::origin::{self, OriginLink};
 use super::tunnel;
 use crate::conn::HeaderNotes;
 use crate::decide::{
-    Admitted, Answer, Decision, Failure, Forwarding, RequestView, admit, approved_head,
+    Admitted, Answer, Decision, Failure, Forwarding, Peer, RequestView, admit, approved_head,
     approved_unavailable, visited,
 };
 use crate::integrity::{ApprovedFile, Integrity};
@@ -20,16 +20,15 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use hyper::body::Incoming;
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use tokio::time::Instant;
 
 /// What the requests of one client connection share.
 pub struct ClientConnection {
     /// The gateway's shared state.
     pub shared: Arc<Shared>,
-    /// The peer's address (canonical).
-    pub peer: IpAddr,
+    /// The peer's address (canonical), formatted once for the forwarding
+    /// headers.
+    pub peer: Peer,
     /// What the raw request headers showed.
     pub notes: Arc<HeaderNotes>,
     /// The origin connection kept for this client connection.
@@ -56,18 +55,18 @@ pub async fn handle(
         // The whole body has a deadline, not only each read: a client
         // that sends a byte every few seconds never trips the per-read
         // timeout.
-        (limits.body_timeout, Instant::now() + limits.body_deadline)
+        (limits.body_timeout, limits.body_deadline)
     };
     let (parts, body) = request.into_parts();
     let mut admitted = Admitted::default();
     let decision = admit(
         shared,
         &view(&parts),
-        connection.peer,
+        connection.peer.ip,
         connection.notes.framing(),
         &mut admitted,
     );
-    let finish = Finish::new(shared.clone(), admitted, &parts, 0);
+    let finish = Finish::new(connection.clone(), admitted, &parts, 0);
     Ok(match decision {
         Decision::Answer(answer) => answered(answer, &parts, finish),
         Decision::Approved {
@@ -82,9 +81,9 @@ pub async fn handle(
                 Ok(reply) => reply,
                 Err((failure, parts, finish)) => {
                     // The client's own body is to blame before the origin.
-                    let failure = if fault.slow() {
+                    let failure = if fault.as_ref().is_some_and(|fault| fault.slow()) {
                         Failure::ClientSlow
-                    } else if fault.gone() {
+                    } else if fault.as_ref().is_some_and(|fault| fault.gone()) {
                         Failure::ClientGone
                     } else {
                         failure
@@ -283,10 +282,12 @@ async fn forward(
     *outgoing.uri_mut() = origin_form(&parts.uri);
     let mut headers = std::mem::take(&mut parts.headers);
     strip_hop_by_hop(&mut headers, upgrade);
+    // Room for the forwarding headers at once, not a regrowth for each.
+    headers.reserve(3);
     let forwarding = Forwarding::new(
         &headers,
         finish.admitted.client,
-        Some(connection.peer),
+        Some(&connection.peer),
         &shared.trusted_proxies.load(),
         false,
     );
@@ -337,7 +338,6 @@ async fn forward(
     let source = Source::Origin {
         body,
         per_read: shared.origin_timeout,
-        timer: None,
         link: Some(link),
         home: connection.origin.clone(),
         ahead: None,
@@ -371,31 +371,61 @@ fn origin_form(uri: &http::Uri) -> http::Uri {
 
 /// Removes the headers that belong to one hop (RFC 9110 §7.6.1), and those
 /// `Connection` names; an upgrade keeps its `Upgrade`.
+///
+/// One pass over the names finds what is there, so the common cases — no
+/// such header (a benchmark's request), or only `Connection: keep-alive`
+/// (most browsers' requests and most origins' responses) — cost one
+/// removal or none rather than a hashed lookup for every name a hop may
+/// use.
 fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-        .filter(|name| !(upgrade && name == header::UPGRADE))
-        .collect();
-    for name in named {
-        headers.remove(name);
+    let (mut connection, mut others) = (false, false);
+    for name in headers.keys() {
+        if name == header::CONNECTION {
+            connection = true;
+        } else if is_hop_by_hop(name, upgrade) {
+            others = true;
+        }
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-    ] {
-        headers.remove(name);
+    if connection {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            // Not header names here: the connection's own options.
+            .filter(|token| {
+                !token.eq_ignore_ascii_case("keep-alive") && !token.eq_ignore_ascii_case("close")
+            })
+            .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+            .filter(|name| !(upgrade && name == header::UPGRADE))
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        headers.remove(header::CONNECTION);
     }
-    if !upgrade {
-        headers.remove(header::UPGRADE);
+    if others {
+        for name in HOP_BY_HOP {
+            headers.remove(name);
+        }
+        if !upgrade {
+            headers.remove(header::UPGRADE);
+        }
     }
+}
+
+/// The fields that belong to one hop, besides `Connection` and `Upgrade`.
+const HOP_BY_HOP: [HeaderName; 5] = [
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+fn is_hop_by_hop(name: &HeaderName, upgrade: bool) -> bool {
+    (!upgrade && name == header::UPGRADE) || HOP_BY_HOP.iter().any(|hop| hop == name)
 }
 
 #[cfg(test)]
