@@ -14,11 +14,11 @@
 //! flush are not in time order. When the buffers are full (the disk
 //! cannot keep up) lines are dropped and counted rather than blocking.
 
+use crate::striped::{STRIPES, thread_stripe};
 use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use crate::striped::{STRIPES, thread_stripe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +68,6 @@ struct Pending {
 #[derive(Debug, Default)]
 #[repr(align(128))]
 struct Stripe(Mutex<Vec<u8>>);
-
 
 impl AccessLog {
     /// Opens (appending) `path` and starts its writer thread, which ends

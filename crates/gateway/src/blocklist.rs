@@ -131,10 +131,10 @@ impl Blocklist {
         if listed(&self.sizes.allow)
             && self
                 .allow
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|net| net.contains(&ip))
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|net| net.contains(&ip))
         {
             return Verdict::Allowed;
         }
@@ -142,9 +142,9 @@ impl Blocklist {
             && let Some(entry) = self
                 .hosts
                 .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&ip)
-            .filter(|entry| entry.active(now_ms))
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&ip)
+                .filter(|entry| entry.active(now_ms))
         {
             return Verdict::Blocked(entry.clone());
         }
@@ -152,9 +152,9 @@ impl Blocklist {
             && let Some(entry) = self
                 .ranges
                 .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|entry| entry.net.contains(&ip) && entry.active(now_ms))
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|entry| entry.net.contains(&ip) && entry.active(now_ms))
         {
             return Verdict::Blocked(entry.clone());
         }

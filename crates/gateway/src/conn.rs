@@ -21,6 +21,7 @@
 //! the tunnel both ways, the moment the site is cut off.
 
 use crate::limiter::ConnectionSlot;
+use crate::rearm::Rearm;
 use crate::switch::{SiteState, SiteSwitch};
 use async_trait::async_trait;
 use pingora_core::protocols::{ALPN, TimingDigest, l4::socket::SocketAddr};
@@ -35,7 +36,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use crate::rearm::Rearm;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 /// The whole HTTP/2 connection preface (RFC 9113 §3.4), which pingora

@@ -781,10 +781,16 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
         let fields = |trusted: &[IpNet], client| {
-            Forwarding::new(&headers, Some(client), Some(&Peer::new(peer)), trusted, false)
-                .fields()
-                .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
-                .collect::<Vec<_>>()
+            Forwarding::new(
+                &headers,
+                Some(client),
+                Some(&Peer::new(peer)),
+                trusted,
+                false,
+            )
+            .fields()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect::<Vec<_>>()
         };
         // An untrusted peer's chain is replaced by the peer.
         assert_eq!(

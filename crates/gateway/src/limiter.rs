@@ -70,7 +70,9 @@ impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
             limits: ArcSwap::from_pointee(limits),
-            shards: (0..SHARDS).map(|_| Mutex::new(Clients::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Clients::default()))
+                .collect(),
             hasher: foldhash::fast::RandomState::default(),
             in_flight: AtomicUsize::new(0),
         }

@@ -5,8 +5,8 @@
 
 use crate::config::{Origin, RouteConfig};
 use crate::switch::{SiteSwitch, Switchboard};
-use bytes::Bytes;
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -35,7 +35,10 @@ impl Counter {
 
     /// The count so far.
     pub fn get(&self) -> u64 {
-        self.0.iter().map(|line| line.0.load(Ordering::Relaxed)).sum()
+        self.0
+            .iter()
+            .map(|line| line.0.load(Ordering::Relaxed))
+            .sum()
     }
 }
 

@@ -9,11 +9,11 @@
 //! goes away mid-body is logged too, with what it got).
 
 use super::origin::OriginLink;
-use crate::rearm::Rearm;
-use crate::decide::{Admitted, Logged, log_request};
-use http::header::{self, HeaderValue};
 use super::request::ClientConnection;
+use crate::decide::{Admitted, Logged, log_request};
+use crate::rearm::Rearm;
 use bytes::Bytes;
+use http::header::{self, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::io;
@@ -293,22 +293,28 @@ fn poll_origin(
 ) -> Poll<Piece> {
     let piece = match ahead.take() {
         Some(piece) => piece,
-        None => {
-            if let Some(link) = link.as_mut() {
-                link.drive(cx);
-            }
-            ready!(Pin::new(&mut *body).poll_frame(cx))
-        }
+        None => ready!(drive_then_poll(body, link, cx)),
     };
-    if matches!(piece, Some(Ok(_))) && !body.is_end_stream() {
-        if let Some(link) = link.as_mut() {
-            link.drive(cx);
-        }
-        if let Poll::Ready(next) = Pin::new(&mut *body).poll_frame(cx) {
-            *ahead = Some(next);
-        }
+    if matches!(piece, Some(Ok(_)))
+        && !body.is_end_stream()
+        && let Poll::Ready(next) = drive_then_poll(body, link, cx)
+    {
+        *ahead = Some(next);
     }
     Poll::Ready(piece)
+}
+
+/// Drives the link (if it is still there), then polls the body it hands
+/// pieces of over, as the link's receiver.
+fn drive_then_poll(
+    body: &mut Incoming,
+    link: &mut Option<OriginLink>,
+    cx: &mut Context<'_>,
+) -> Poll<Piece> {
+    match link.as_mut() {
+        Some(link) => link.exchange(cx, |cx| Pin::new(&mut *body).poll_frame(cx)),
+        None => Pin::new(&mut *body).poll_frame(cx),
+    }
 }
 
 /// Puts an origin connection whose response is done back in its client

@@ -22,6 +22,7 @@ mod origin;
 mod request;
 mod stop;
 mod tunnel;
+mod wake;
 
 use crate::proxy::Shared;
 use crate::server::GatewayApp;

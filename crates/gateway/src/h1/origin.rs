@@ -9,6 +9,7 @@
 //! one does not connect, with pingora's connect timeouts.
 
 use super::body::RequestBody;
+use super::wake::LinkWakers;
 use crate::config::Origin;
 use crate::decide::Failure;
 use crate::rearm::Rearm;
@@ -47,6 +48,8 @@ pub struct OriginLink {
     /// The wait for the origin: for a response header, then for each
     /// piece of its body — one timer for the connection's life.
     pub wait: Rearm,
+    /// Its halves' wakers: see [`super::wake`].
+    wakers: LinkWakers,
 }
 
 impl OriginLink {
@@ -61,10 +64,53 @@ impl OriginLink {
     }
 
     /// Moves the connection on (reads, writes), registering `cx` for it.
+    /// Whatever it hands over (a response, a piece of body) is to be
+    /// looked at next: see [`OriginLink::exchange`].
     pub fn drive(&mut self, cx: &mut Context<'_>) {
-        if !self.closed && self.driver.as_mut().poll(cx).is_ready() {
+        if self.closed {
+            return;
+        }
+        let driver = &mut self.driver;
+        if self
+            .wakers
+            .driving(cx, |cx| driver.as_mut().poll(cx).is_ready())
+        {
             self.closed = true;
         }
+    }
+
+    /// Drives the connection, then polls with `receive` what it hands
+    /// over (the response, a piece of its body, its readiness for the
+    /// next request); again while taking it woke the driver and it is not
+    /// there yet — hyper's body tells the driver to read the next piece
+    /// only as the last one is taken — so a whole exchange runs in one
+    /// pass of the task. A drive still owed after a piece came is done by
+    /// the next call, which every taker makes before it waits.
+    pub fn exchange<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut receive: impl FnMut(&mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        self.exchange_with_sender(cx, |_, cx| receive(cx))
+    }
+
+    /// [`OriginLink::exchange`], with the sender at hand.
+    fn exchange_with_sender<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut receive: impl FnMut(&mut SendRequest<RequestBody>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        for _ in 0..4 {
+            self.drive(cx);
+            let sender = &mut self.sender;
+            let (polled, owed) = self.wakers.receiving(cx, |cx| receive(sender, cx));
+            if polled.is_ready() || !owed {
+                return polled;
+            }
+        }
+        // Still owed after a few rounds: the task comes back for it.
+        self.wakers.wake_task();
+        Poll::Pending
     }
 
     /// The connection's driver, for a task of its own (an upgrade, which
@@ -74,12 +120,9 @@ impl OriginLink {
     }
 
     async fn ready(&mut self) -> bool {
-        std::future::poll_fn(|cx| {
-            self.drive(cx);
-            self.sender.poll_ready(cx)
-        })
-        .await
-        .is_ok()
+        std::future::poll_fn(|cx| self.exchange_with_sender(cx, |sender, cx| sender.poll_ready(cx)))
+            .await
+            .is_ok()
     }
 }
 
@@ -114,17 +157,21 @@ pub async fn send(
             link = connect(route).await?;
             continue;
         }
-        let mut response = std::pin::pin!(link.sender.try_send_request(request));
+        let sender = &mut link.sender;
+        let sent = link
+            .wakers
+            .handing_over(|| sender.try_send_request(request));
+        let mut response = std::pin::pin!(sent);
         link.wait.arm(timeout);
-        let answer = std::future::poll_fn(|cx| {
-            link.drive(cx);
-            match response.as_mut().poll(cx) {
-                Poll::Ready(answer) => Poll::Ready(Some(answer)),
-                Poll::Pending if link.wait.poll_expired(cx) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
+        let answer =
+            std::future::poll_fn(
+                |cx| match link.exchange(cx, |cx| response.as_mut().poll(cx)) {
+                    Poll::Ready(answer) => Poll::Ready(Some(answer)),
+                    Poll::Pending if link.wait.poll_expired(cx) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                },
+            )
+            .await;
         link.wait.disarm();
         match answer {
             None => return Err(Failure::OriginSlow),
@@ -203,6 +250,7 @@ async fn open(origin: &Origin, addr: SocketAddr) -> Result<OriginLink, OpenError
         driver,
         closed: false,
         wait: Rearm::default(),
+        wakers: LinkWakers::default(),
     })
 }
 
