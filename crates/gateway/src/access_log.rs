@@ -35,7 +35,8 @@ pub struct LogLine<'a> {
     pub client: std::net::IpAddr,
     /// Unix milliseconds when the request started.
     pub at_ms: i64,
-    /// `GET /path HTTP/1.1`.
+    /// `GET /path HTTP/1.1`; empty for a request that could not be
+    /// parsed, whose `target` is then its line as sent.
     pub method: &'a str,
     /// The request target as received.
     pub target: &'a str,
@@ -188,11 +189,16 @@ fn format_into(out: &mut Vec<u8>, line: &LogLine<'_>) {
         out.extend_from_slice(text.as_bytes());
     });
     out.extend_from_slice(b"] \"");
-    escape_into(out, line.method.as_bytes());
-    out.push(b' ');
-    escape_into(out, line.target.as_bytes());
-    out.push(b' ');
-    escape_into(out, line.version.as_bytes());
+    if line.method.is_empty() {
+        // A request that could not be parsed: its line as sent.
+        escape_into(out, line.target.as_bytes());
+    } else {
+        escape_into(out, line.method.as_bytes());
+        out.push(b' ');
+        escape_into(out, line.target.as_bytes());
+        out.push(b' ');
+        escape_into(out, line.version.as_bytes());
+    }
     let _ = write!(out, "\" {} {} \"", line.status, line.bytes);
     if line.referer.is_empty() {
         out.push(b'-');

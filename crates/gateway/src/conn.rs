@@ -98,17 +98,53 @@ pub struct GuardedStream<S = Stream> {
 /// header).
 #[derive(Debug, Default)]
 pub struct HeaderNotes {
-    framing: Mutex<Option<&'static str>>,
+    notes: Mutex<Notes>,
 }
 
+#[derive(Debug, Default)]
+struct Notes {
+    framing: Option<&'static str>,
+    /// The start of the last request's first line, as sent (up to
+    /// [`MAX_KEPT_LINE`] bytes): what the log shows of a request too
+    /// malformed to parse.
+    line: Vec<u8>,
+}
+
+/// Bytes of a request line kept for the log of a malformed request.
+const MAX_KEPT_LINE: usize = 256;
+
 impl HeaderNotes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Notes> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// What is wrong with the framing of the last complete header.
     pub fn framing(&self) -> Option<&'static str> {
-        *self.framing.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().framing
+    }
+
+    /// The last request's first line as sent (its start), for the log of
+    /// a request that could not be parsed.
+    pub fn request_line(&self) -> String {
+        String::from_utf8_lossy(&self.lock().line).into_owned()
     }
 
     fn set_framing(&self, framing: Option<&'static str>) {
-        *self.framing.lock().unwrap_or_else(|e| e.into_inner()) = framing;
+        self.lock().framing = framing;
+    }
+
+    /// A new request starts with `bytes`; with `framing`, its header is
+    /// already complete.
+    fn begin(&self, bytes: &[u8], framing: Option<Option<&'static str>>) {
+        let end = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
+        let mut notes = self.lock();
+        notes.line.clear();
+        notes
+            .line
+            .extend_from_slice(&bytes[..end.min(MAX_KEPT_LINE)]);
+        if let Some(framing) = framing {
+            notes.framing = framing;
+        }
     }
 }
 
@@ -288,9 +324,8 @@ impl<S> GuardedStream<S> {
         })
     }
 
-    /// A request header is complete: its framing noted, its clock stopped.
-    fn header_done(&mut self, framing: Option<&'static str>) {
-        self.notes.set_framing(framing);
+    /// A request header is complete (its framing noted): its clock stops.
+    fn header_done(&mut self) {
         self.phase = Phase::AfterHeader;
         self.deadline.disarm();
         self.header.clear();
@@ -314,14 +349,18 @@ impl<S> GuardedStream<S> {
         // armed below only when the header does not end in this read.
         let first_bytes = !self.deadline.is_armed();
         self.idle.disarm();
-        if self.header.is_empty()
-            && let Some(end) = find_end(bytes)
-            && end <= MAX_KEPT_HEADER
-        {
-            // The whole header in one read, the common case: checked where
-            // it lies, not copied.
-            self.header_done(raw_framing_problem(&bytes[..end]));
-            return;
+        if self.header.is_empty() {
+            if let Some(end) = find_end(bytes)
+                && end <= MAX_KEPT_HEADER
+            {
+                // The whole header in one read, the common case: checked
+                // where it lies, not copied.
+                self.notes
+                    .begin(bytes, Some(raw_framing_problem(&bytes[..end])));
+                self.header_done();
+                return;
+            }
+            self.notes.begin(bytes, None);
         }
         // Search from just before this read's bytes, so an end split across
         // two reads is found.
@@ -331,7 +370,8 @@ impl<S> GuardedStream<S> {
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
         if let Some(end) = find_end(&self.header[from..]) {
             let problem = raw_framing_problem(&self.header[..from + end]);
-            self.header_done(problem);
+            self.notes.set_framing(problem);
+            self.header_done();
             return;
         }
         if first_bytes {

@@ -8,12 +8,15 @@
 //! answered, then the connection closed).
 
 use super::request::{ClientConnection, handle};
-use crate::conn::GuardedStream;
+use crate::conn::{GuardedStream, HeaderNotes};
+use crate::decide::{Admitted, Logged, log_request};
 use crate::proxy::Shared;
 use crate::server::GatewayApp;
 use hyper_util::rt::TokioIo;
 use pingora_core::apps::ServerApp;
+use std::net::IpAddr;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -54,8 +57,9 @@ pub async fn serve(
         Some(limits.keepalive_timeout),
         Some(limits.body_timeout),
     );
+    let notes = io.notes();
     let client = Arc::new(ClientConnection {
-        shared,
+        shared: shared.clone(),
         peer: crate::decide::Peer::new(ip),
         notes: io.notes(),
         origin: Arc::new(Mutex::new(None)),
@@ -75,13 +79,50 @@ pub async fn serve(
     tokio::pin!(connection);
     tokio::pin!(stopping);
     // The connection first: the stop is only looked at while it waits.
-    tokio::select! {
+    let ended = tokio::select! {
         biased;
-        _ = connection.as_mut() => return,
-        _ = stopping => {}
+        ended = connection.as_mut() => ended,
+        _ = stopping => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended
+        && error.is_parse()
+    {
+        unparsed(&shared, ip, &notes, &error);
     }
-    connection.as_mut().graceful_shutdown();
-    let _ = connection.await;
+}
+
+/// A request hyper could not parse has had hyper's own answer (400, or
+/// 414 / 431 for an overlong target or header) and its connection closed:
+/// counted with the gateway's refusals of malformed requests, and logged
+/// with what was sent of its first line, as nginx logs a bad request.
+fn unparsed(shared: &Shared, client: IpAddr, notes: &HeaderNotes, error: &hyper::Error) {
+    shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    let status = if !error.is_parse_too_large() {
+        400
+    } else if error.to_string().contains("URI") {
+        414
+    } else {
+        431
+    };
+    let line = notes.request_line();
+    let admitted = Admitted {
+        started_ms: crate::now_ms(),
+        client: Some(client),
+        ..Admitted::default()
+    };
+    let logged = Logged {
+        // No method: the line is logged as sent.
+        method: "",
+        target: &line,
+        version: http::Version::HTTP_11,
+        host: None,
+        referer: b"",
+        user_agent: b"",
+    };
+    log_request(shared, &logged, &admitted, status, 0);
 }
 
 /// A socket as pingora's listener would hand it over: with its peer's

@@ -86,6 +86,8 @@ pub struct LinkWakers {
     shared: Arc<Shared>,
     driver: Waker,
     receivers: Waker,
+    /// The task's waker as last noted, to compare without the lock.
+    known: Option<Waker>,
 }
 
 impl Default for LinkWakers {
@@ -95,24 +97,31 @@ impl Default for LinkWakers {
             driver: Waker::from(Arc::new(ToDriver(shared.clone()))),
             receivers: Waker::from(Arc::new(ToReceivers(shared.clone()))),
             shared,
+            known: None,
         }
     }
 }
 
 impl LinkWakers {
-    /// Notes the task now in charge of the link (`cx`'s).
-    fn follow(&self, cx: &Context<'_>) {
-        let mut task = self.shared.task.lock().unwrap_or_else(|e| e.into_inner());
-        match &*task {
-            Some(known) if known.will_wake(cx.waker()) => {}
-            _ => *task = Some(cx.waker().clone()),
+    /// Notes the task now in charge of the link (`cx`'s): the same one
+    /// for the link's life but for an upgrade, so compared here and only
+    /// stored (under the lock the wakers read it with) when it changed.
+    fn follow(&mut self, cx: &Context<'_>) {
+        if self
+            .known
+            .as_ref()
+            .is_some_and(|known| known.will_wake(cx.waker()))
+        {
+            return;
         }
+        self.known = Some(cx.waker().clone());
+        *self.shared.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
     }
 
     /// Runs `drive` with the driver's context, for the task of `cx`; the
     /// receivers' wake-ups meanwhile are the task's own (it looks at them
     /// next).
-    pub fn driving<R>(&self, cx: &Context<'_>, drive: impl FnOnce(&mut Context<'_>) -> R) -> R {
+    pub fn driving<R>(&mut self, cx: &Context<'_>, drive: impl FnOnce(&mut Context<'_>) -> R) -> R {
         self.follow(cx);
         self.shared.driving.store(true, Ordering::Release);
         let result = drive(&mut Context::from_waker(&self.driver));
@@ -124,7 +133,7 @@ impl LinkWakers {
     /// and whether it woke the driver, which the caller then owes a drive
     /// (or the task a wake-up: [`LinkWakers::wake_task`]).
     pub fn receiving<R>(
-        &self,
+        &mut self,
         cx: &Context<'_>,
         receive: impl FnOnce(&mut Context<'_>) -> R,
     ) -> (R, bool) {
@@ -169,7 +178,7 @@ mod tests {
         let count = Arc::new(Count::default());
         let task = Waker::from(count.clone());
         let cx = Context::from_waker(&task);
-        let wakers = LinkWakers::default();
+        let mut wakers = LinkWakers::default();
         let woken = || count.0.load(Ordering::SeqCst);
 
         // What the driver wakes while it runs: quiet.
