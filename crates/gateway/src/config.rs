@@ -33,6 +33,9 @@ pub struct GatewayConfig {
     pub grace: Duration,
     /// How long the gateway waits for an origin's answer (each read).
     pub origin_timeout: Duration,
+    /// Extra PEM files of CA certificates `https` origins are verified
+    /// against, besides the system's.
+    pub origin_ca_files: Vec<PathBuf>,
     /// Where every answered request goes for live log watching, when
     /// `sitewarden serve` runs the gateway in-process.
     pub tap: Option<std::sync::Arc<crate::tap::RequestTap>>,
@@ -234,6 +237,7 @@ impl Default for GatewayConfig {
                 .unwrap_or(2),
             grace: Duration::from_secs(5),
             origin_timeout: Duration::from_secs(60),
+            origin_ca_files: Vec::new(),
             tap: None,
             engine: Engine::default(),
         }

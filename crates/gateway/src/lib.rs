@@ -39,6 +39,7 @@ mod h1;
 pub mod integrity;
 pub mod limiter;
 pub mod nft;
+mod origin_tls;
 pub mod proxy;
 mod rearm;
 pub mod routes;

@@ -72,6 +72,8 @@ pub struct Shared {
     pub stats: Stats,
     /// How long to wait for an origin's answer.
     pub origin_timeout: Duration,
+    /// What `https` origins are verified against.
+    pub origin_trust: crate::origin_tls::OriginTrust,
 }
 
 /// Counters since start.
@@ -358,6 +360,11 @@ impl ProxyHttp for Gateway {
         peer.options.total_connection_timeout = Some(Duration::from_secs(5));
         peer.options.read_timeout = Some(self.shared.origin_timeout);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
+        if origin.tls
+            && let Some(cas) = &self.shared.origin_trust.pingora
+        {
+            peer.options.ca = Some(cas.clone());
+        }
         Ok(Box::new(peer))
     }
 

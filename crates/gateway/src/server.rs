@@ -20,6 +20,7 @@ use crate::error::GatewayError;
 use crate::events::{GatewayEvent, TamperSighting};
 use crate::integrity::Integrity;
 use crate::limiter::Limiter;
+use crate::origin_tls::OriginTrust;
 use crate::proxy::{Gateway, Shared, Stats};
 use crate::routes::RouteTable;
 use crate::switch::{SiteState, SwitchNote, Switchboard};
@@ -173,9 +174,11 @@ pub fn start(
     let integrity = Arc::new(Integrity::open(data_dir).map_err(|error| {
         GatewayError::Config(format!("guard data in {}: {error}", data_dir.display()))
     })?);
+    let origin_trust = OriginTrust::load(&config.origin_ca_files)?;
     let checker = OriginChecker::new(
         Duration::from_secs(1),
         config.origin_timeout,
+        &config.origin_ca_files,
         events_tx.clone(),
     )
     .map_err(|error| GatewayError::Tls(format!("origin checks: {error}")))?;
@@ -201,6 +204,7 @@ pub fn start(
         events: events_tx,
         stats: Stats::default(),
         origin_timeout: config.origin_timeout,
+        origin_trust,
     });
     apply_config_parts(&shared, &config);
 

@@ -68,9 +68,11 @@ impl OriginChecker {
     pub fn new(
         interval: Duration,
         timeout: Duration,
+        origin_ca_files: &[std::path::PathBuf],
         events: Sender<GatewayEvent>,
     ) -> Result<OriginChecker, String> {
-        let tls = sitewarden_probe::tls_client_config(&[]).map_err(|e| e.to_string())?;
+        let tls =
+            sitewarden_probe::tls_client_config(origin_ca_files).map_err(|e| e.to_string())?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::none())

@@ -812,6 +812,89 @@ fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up(engine: 
     assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 200);
 }
 
+/// An `https` web server inside, its certificate (for 127.0.0.1) signed by
+/// nobody the system trusts — a private CA, as far as the gateway knows;
+/// answers every request with `secure origin`. Returns its address and
+/// the certificate (PEM).
+fn start_tls_origin() -> (SocketAddr, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = certified.cert.pem();
+    let cert = certified.cert.der().clone();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate hangs up.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(|_request| async {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            "secure origin".to_string(),
+                        ))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), pem)
+}
+
+fn an_https_origin_on_a_private_ca_is_reached_once_its_ca_is_trusted(engine: Engine) {
+    let (origin, ca_pem) = start_tls_origin();
+    let data = tempfile::tempdir().unwrap();
+    let ca_file = data.path().join("gov-ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let route = format!("portal.example.gov.test=https://{origin}");
+    // Not trusted: the gateway refuses to talk to it (502), never
+    // unverified.
+    let untrusting = start(
+        config(engine, std::slice::from_ref(&route), Limits::default()),
+        data.path(),
+    );
+    let mut conn = TcpStream::connect(untrusting.listen()[0]).unwrap();
+    assert_eq!(exchange(&mut conn, &get("portal.example.gov.test")).0, 502);
+    drop(untrusting);
+    // With its CA in `origin_ca_files`: answered, on kept connections too.
+    let data = tempfile::tempdir().unwrap();
+    let mut trusting = config(engine, &[route], Limits::default());
+    trusting.origin_ca_files = vec![ca_file];
+    let gateway = start(trusting, data.path());
+    let mut conn = TcpStream::connect(gateway.listen()[0]).unwrap();
+    for _ in 0..3 {
+        let (status, _, body) = exchange(&mut conn, &get("portal.example.gov.test"));
+        assert_eq!(
+            (status, body.as_slice()),
+            (200, b"secure origin".as_slice())
+        );
+    }
+}
+
 async fn origin_down_is_a_502_and_http2_and_the_access_log_work(engine: Engine) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "portal home").unwrap();
@@ -1731,6 +1814,7 @@ with_each_engine! {
     fn routes_by_host_to_each_sites_origin;
     fn a_slow_client_is_cut_off_and_a_prompt_one_is_not;
     fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up;
+    fn an_https_origin_on_a_private_ca_is_reached_once_its_ca_is_trusted;
     fn connections_per_address_are_capped;
     fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline;
     fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered;

@@ -20,6 +20,11 @@ pub struct GatewaySettings {
     /// the data directory. Default `gateway-access.log` there.
     #[serde(default)]
     pub access_log: Option<PathBuf>,
+    /// Extra PEM files of CA certificates that `https` origins'
+    /// certificates are verified against, besides the system's: for web
+    /// servers inside signed by a private or government CA.
+    #[serde(default)]
+    pub origin_ca_files: Vec<PathBuf>,
     /// Load balancers or CDNs in front of the gateway whose
     /// `X-Forwarded-For` is believed (addresses or CIDR ranges).
     #[serde(default)]

@@ -102,6 +102,7 @@ fn plan_with_every_key() -> Plan {
             key: PathBuf::from("/etc/sitewarden/tls/portal.key"),
         }],
         access_log: None,
+        origin_ca_files: Vec::new(),
         trusted_proxies: Vec::new(),
         allowlist: Vec::new(),
         blocklist: Vec::new(),

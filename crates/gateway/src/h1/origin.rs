@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -135,6 +135,7 @@ pub async fn send(
     route: &Route,
     request: http::Request<RequestBody>,
     timeout: Duration,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> Result<(http::Response<Incoming>, OriginLink), Failure> {
     let reusable = kept
         .lock()
@@ -144,7 +145,7 @@ pub async fn send(
     let mut request = request;
     let mut link = match reusable {
         Some(link) => link,
-        None => connect(route).await?,
+        None => connect(route, tls).await?,
     };
     let mut fresh_tried = false;
     loop {
@@ -154,7 +155,7 @@ pub async fn send(
                 return Err(Failure::OriginBroken);
             }
             fresh_tried = true;
-            link = connect(route).await?;
+            link = connect(route, tls).await?;
             continue;
         }
         let sender = &mut link.sender;
@@ -182,7 +183,7 @@ pub async fn send(
                 Some(unsent) if !fresh_tried => {
                     fresh_tried = true;
                     request = unsent;
-                    link = connect(route).await?;
+                    link = connect(route, tls).await?;
                 }
                 _ => {
                     tracing::debug!("origin {}: {}", link.addr, error.error());
@@ -195,7 +196,7 @@ pub async fn send(
 
 /// Connects to the route's origins in turn (round robin across requests);
 /// 504 when the last one timed out, 502 when it refused.
-async fn connect(route: &Route) -> Result<OriginLink, Failure> {
+async fn connect(route: &Route, tls: &Arc<rustls::ClientConfig>) -> Result<OriginLink, Failure> {
     let mut first = None;
     let mut attempt = 0;
     let mut failure = Failure::OriginBroken;
@@ -209,7 +210,7 @@ async fn connect(route: &Route) -> Result<OriginLink, Failure> {
             );
             continue;
         };
-        match tokio::time::timeout(TOTAL_CONNECT_TIMEOUT, open(origin, addr)).await {
+        match tokio::time::timeout(TOTAL_CONNECT_TIMEOUT, open(origin, addr, tls)).await {
             Ok(Ok(link)) => return Ok(link),
             Ok(Err(OpenError::TimedOut)) | Err(_) => failure = Failure::OriginSlow,
             Ok(Err(OpenError::Failed(error))) => {
@@ -226,7 +227,11 @@ enum OpenError {
     Failed(String),
 }
 
-async fn open(origin: &Origin, addr: SocketAddr) -> Result<OriginLink, OpenError> {
+async fn open(
+    origin: &Origin,
+    addr: SocketAddr,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<OriginLink, OpenError> {
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| OpenError::TimedOut)?
@@ -235,7 +240,7 @@ async fn open(origin: &Origin, addr: SocketAddr) -> Result<OriginLink, OpenError
     let (sender, driver) = if origin.tls {
         let name = rustls_pki_types::ServerName::try_from(origin.sni.clone())
             .map_err(|error| OpenError::Failed(error.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config())
+        let tls = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await
             .map_err(|error| OpenError::Failed(error.to_string()))?;
@@ -269,24 +274,4 @@ where
         }
     };
     Ok((sender, Box::pin(driver)))
-}
-
-/// TLS to origins, verified against the system's roots (as pingora does).
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
 }

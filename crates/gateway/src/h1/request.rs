@@ -298,7 +298,14 @@ async fn forward(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
     *outgoing.headers_mut() = headers;
-    let sent = origin::send(&connection.origin, &route, outgoing, shared.origin_timeout).await;
+    let sent = origin::send(
+        &connection.origin,
+        &route,
+        outgoing,
+        shared.origin_timeout,
+        &shared.origin_trust.rustls,
+    )
+    .await;
     let (mut response, link) = match sent {
         Ok(sent) => sent,
         Err(failure) => return Err((failure, parts, finish)),

@@ -283,6 +283,7 @@ pub fn config_from_plan(plan: &Plan, data: &Path) -> anyhow::Result<GatewayConfi
             })
             .collect::<anyhow::Result<_>>()?,
         routes,
+        origin_ca_files: settings.origin_ca_files.clone(),
         trusted_proxies: nets(&settings.trusted_proxies)?,
         access_log: Some(access_log),
         limits: Limits {
