@@ -4,6 +4,8 @@
 //! distinct 127.0.0.x addresses, slow clients, request smuggling, header
 //! limits, HTTP/2 and TLS, the access log.
 
+mod support;
+
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -111,29 +113,15 @@ fn start_origin(root: &Path, label: &'static str) -> Origin {
         in_hand: Arc::new(AtomicU64::new(0)),
         peak: peak.clone(),
     };
-    // Its own thread and runtime, so tests of any flavour can use it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/", axum::routing::get(serve_file))
-                .route("/upload", axum::routing::post(upload))
-                .route("/{*path}", axum::routing::get(serve_file).post(serve_file))
-                .with_state(state);
-            axum::serve(listener, app).await.unwrap();
-        });
+    let addr = support::serve_on_own_thread(|listener| async move {
+        let app = Router::new()
+            .route("/", axum::routing::get(serve_file))
+            .route("/upload", axum::routing::post(upload))
+            .route("/{*path}", axum::routing::get(serve_file).post(serve_file))
+            .with_state(state);
+        axum::serve(listener, app).await.unwrap();
     });
-    Origin {
-        addr: rx.recv().unwrap(),
-        hits,
-        peak,
-    }
+    Origin { addr, hits, peak }
 }
 
 fn free_port() -> SocketAddr {
@@ -831,38 +819,29 @@ fn start_tls_origin() -> (SocketAddr, String) {
     .with_single_cert(vec![cert], key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
+    let addr = support::serve_on_own_thread(|listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that does not trust the certificate hangs up.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
                 };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // A client that does not trust the certificate hangs up.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(|_request| async {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            "secure origin".to_string(),
-                        ))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        "secure origin".to_string(),
+                    ))
                 });
-            }
-        });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
     });
-    (rx.recv().unwrap(), pem)
+    (addr, pem)
 }
 
 fn an_https_origin_on_a_private_ca_is_reached_once_its_ca_is_trusted(engine: Engine) {

@@ -6,6 +6,8 @@
 //! A test binary of its own: it measures the process's memory, which other
 //! tests running beside it would disturb.
 
+mod support;
+
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -56,22 +58,12 @@ fn start_origin(body: Arc<Mutex<Bytes>>) -> SocketAddr {
         let bytes = body.lock().unwrap().clone();
         ([("content-type", "application/pdf")], bytes)
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/big.pdf", axum::routing::get(big))
-                .with_state(body);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    support::serve_on_own_thread(|listener| async move {
+        let app = Router::new()
+            .route("/big.pdf", axum::routing::get(big))
+            .with_state(body);
+        axum::serve(listener, app).await.unwrap();
+    })
 }
 
 fn approve(root: &Path, data: &Path) {
