@@ -42,6 +42,7 @@ pub fn loopback_plan_options(
             .collect(),
         notify_webhook: duty_room.map(|room| (room.url(), room.secret().to_string())),
         gateway: None,
+        without_web_root: false,
     }
 }
 pub use render::render_page;

@@ -33,6 +33,10 @@ pub struct SampleOptions {
     /// A real `[gateway]` section and each site's `origins` (the demo's
     /// gateway in front of its sample sites); commented examples when None.
     pub gateway: Option<SampleGateway>,
+    /// The portal's `[[sites.web_roots]]` example commented out: the demo
+    /// serves its sites from memory, and a web root that does not exist
+    /// on the machine only earns a warning.
+    pub without_web_root: bool,
 }
 
 /// The demo's gateway: where it listens and each host's origin.
@@ -72,10 +76,23 @@ pub fn sample_plan_with(options: &SampleOptions) -> String {
             "@ZFCG_ORIGINS@",
             &origins_line(SAMPLE_ZFCG_HOST, options.gateway.as_ref()),
         );
+    let text = if options.without_web_root {
+        text.replace(WEB_ROOT, &commented(WEB_ROOT))
+    } else {
+        text
+    };
     match &options.notify_webhook {
         Some((url, secret)) => with_only_webhook(&text, url, secret),
         None => text,
     }
+}
+
+/// The portal's web root in the template.
+const WEB_ROOT: &str = "[[sites.web_roots]]\npath = \"/srv/www/portal\"\nupload_dirs = [\"uploads\"]\nexclude = [\"cache/**\", \"*.log\"]\n";
+
+/// `text` with each line commented out.
+fn commented(text: &str) -> String {
+    text.lines().map(|line| format!("# {line}\n")).collect()
 }
 
 /// The channels section is the template's last: it is replaced whole, with
@@ -1001,7 +1018,22 @@ mod tests {
                 .collect(),
             notify_webhook: None,
             gateway: None,
+            without_web_root: false,
         }
+    }
+
+    #[test]
+    fn the_demo_plan_guards_no_directory_it_does_not_have() {
+        let demo = sample_plan_with(&SampleOptions {
+            without_web_root: true,
+            ..SampleOptions::default()
+        });
+        let plan = Plan::from_toml_str(&demo).unwrap_or_else(|errors| panic!("{errors}"));
+        assert!(plan.sites.iter().all(|site| site.web_roots.is_empty()));
+        // Still shown, as an example.
+        assert!(demo.contains("# path = \"/srv/www/portal\""));
+        let sample = Plan::from_toml_str(&sample_plan()).unwrap();
+        assert_eq!(sample.sites[0].web_roots.len(), 1);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub async fn run(dir: Option<PathBuf>, exit_after_drill: bool) -> anyhow::Result
         DEMO_INTERVAL_SECONDS,
         Some(&duty_room),
     );
+    // Its sites are served from memory: no directory here for the guard.
+    options.without_web_root = true;
     options.gateway = Some(SampleGateway {
         listen: gateway_addr.to_string(),
         origins: [&portal, &procurement]
