@@ -349,18 +349,16 @@ impl<S> GuardedStream<S> {
         // armed below only when the header does not end in this read.
         let first_bytes = !self.deadline.is_armed();
         self.idle.disarm();
-        if self.header.is_empty() {
-            if let Some(end) = find_end(bytes)
-                && end <= MAX_KEPT_HEADER
-            {
-                // The whole header in one read, the common case: checked
-                // where it lies, not copied.
-                self.notes
-                    .begin(bytes, Some(raw_framing_problem(&bytes[..end])));
-                self.header_done();
-                return;
-            }
-            self.notes.begin(bytes, None);
+        if self.header.is_empty()
+            && let Some(end) = find_end(bytes)
+            && end <= MAX_KEPT_HEADER
+        {
+            // The whole header in one read, the common case: checked where
+            // it lies, not copied.
+            self.notes
+                .begin(bytes, Some(raw_framing_problem(&bytes[..end])));
+            self.header_done();
+            return;
         }
         // Search from just before this read's bytes, so an end split across
         // two reads is found.
@@ -368,6 +366,11 @@ impl<S> GuardedStream<S> {
         let room = MAX_KEPT_HEADER.saturating_sub(self.header.len());
         self.header
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        // A header that comes in pieces: its line as far as it has come
+        // (a rare case, so noted again at each piece).
+        if from < MAX_KEPT_LINE {
+            self.notes.begin(&self.header, None);
+        }
         if let Some(end) = find_end(&self.header[from..]) {
             let problem = raw_framing_problem(&self.header[..from + end]);
             self.notes.set_framing(problem);
@@ -658,5 +661,32 @@ mod tests {
     fn header_ends_are_found_across_reads() {
         assert_eq!(find_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(14));
         assert_eq!(find_end(b"GET / HTTP/1.1\r\n"), None);
+    }
+
+    #[tokio::test]
+    async fn each_requests_first_line_and_framing_are_noted_whole_or_in_pieces() {
+        let mut stream = GuardedStream::plain((), None, Duration::from_secs(10), None, None);
+        let notes = stream.notes();
+        // In one read: noted where it lies; the header clock stops.
+        stream.observe(
+            b"POST /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(notes.request_line(), "POST /a HTTP/1.1");
+        assert_eq!(
+            notes.framing(),
+            Some("both Transfer-Encoding and Content-Length")
+        );
+        assert!(!stream.deadline.is_armed());
+        // The next request dribbled in: its line as far as it has come,
+        // and its clock running from its first byte until its end.
+        stream.next_request();
+        for piece in [&b"GE"[..], b"T /b", b" HTTP/1.1\r", b"\nHost: x\r\n"] {
+            stream.observe(piece);
+            assert!(stream.deadline.is_armed());
+        }
+        assert_eq!(notes.request_line(), "GET /b HTTP/1.1");
+        stream.observe(b"\r\n");
+        assert!(!stream.deadline.is_armed());
+        assert_eq!(notes.framing(), None);
     }
 }
