@@ -265,18 +265,7 @@ impl Store {
             drill,
             &rules,
         );
-        sqlx::query(
-            "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
-             VALUES ($1, $2, $3, $4, 'manual', 100, $5, $6)",
-        )
-        .bind(id)
-        .bind(site)
-        .bind(page)
-        .bind(kind.as_str())
-        .bind(to_json(&vec![summary]))
-        .bind(discovered_at.as_millisecond())
-        .execute(&mut *tx)
-        .await?;
+        crate::incidents::store_signal(&mut tx, id, &signal).await?;
         save(&mut tx, &incident, &rules, 0, discovered_at).await?;
         tx.commit().await?;
         Ok((incident, false))
@@ -290,27 +279,8 @@ impl Store {
         incident_id: i64,
         signal: &Signal,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT OR IGNORE INTO incident_sites (incident_id, site, joined_at) VALUES ($1, $2, $3)",
-        )
-        .bind(incident_id)
-        .bind(&signal.site)
-        .bind(signal.observed_at_ms)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
-             VALUES ($1, $2, $3, $4, 'manual', $5, $6, $7)",
-        )
-        .bind(incident_id)
-        .bind(&signal.site)
-        .bind(&signal.page)
-        .bind(signal.kind.as_str())
-        .bind(i64::from(signal.score))
-        .bind(to_json(&signal.reasons))
-        .bind(signal.observed_at_ms)
-        .execute(&mut **tx)
-        .await?;
+        crate::incidents::cover_site(tx, incident_id, &signal.site, signal.observed_at_ms).await?;
+        crate::incidents::store_signal(tx, incident_id, signal).await?;
         let exposure = sitewarden_incident::ExposureStart {
             at: signal_time(signal),
             basis: sitewarden_incident::StartBasis::Reported,

@@ -221,15 +221,7 @@ impl Store {
                 reclassify,
             } => {
                 // A site joining as the same attack is covered from now.
-                sqlx::query(
-                    "INSERT OR IGNORE INTO incident_sites (incident_id, site, joined_at)
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(incident_id)
-                .bind(&signal.site)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                cover_site(&mut tx, incident_id, &signal.site, now).await?;
                 let engine = self
                     .engine_signal(&mut tx, incident_id, signal, exposure, restored_at)
                     .await?;
@@ -266,20 +258,7 @@ impl Store {
             }
         };
 
-        let signal_id: i64 = sqlx::query_scalar(
-            "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(&signal.site)
-        .bind(&signal.page)
-        .bind(signal.kind.as_str())
-        .bind(signal.source.as_str())
-        .bind(signal.score as i64)
-        .bind(to_json(&signal.reasons))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let signal_id = store_signal(&mut tx, incident_id, signal).await?;
 
         let mut evidence_ids = Vec::with_capacity(evidence.len());
         for (item, digest) in evidence.iter().zip(&digests) {
@@ -513,6 +492,48 @@ impl Store {
             evidence,
         }))
     }
+}
+
+/// Puts `site` under the incident from `at_ms` (once: a site already
+/// covered keeps its first time).
+pub(crate) async fn cover_site(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    incident_id: i64,
+    site: &str,
+    at_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO incident_sites (incident_id, site, joined_at) VALUES ($1, $2, $3)",
+    )
+    .bind(incident_id)
+    .bind(site)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores `signal` under its incident; returns its id.
+pub(crate) async fn store_signal(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    incident_id: i64,
+    signal: &Signal,
+) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO signals (incident_id, site, page, kind, source, score, reasons_json, observed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(incident_id)
+    .bind(&signal.site)
+    .bind(&signal.page)
+    .bind(signal.kind.as_str())
+    .bind(signal.source.as_str())
+    .bind(i64::from(signal.score))
+    .bind(to_json(&signal.reasons))
+    .bind(signal.observed_at_ms)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 pub(crate) async fn append_event(
