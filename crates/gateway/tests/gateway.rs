@@ -144,6 +144,24 @@ fn config(engine: Engine, routes: &[String], limits: Limits) -> GatewayConfig {
     }
 }
 
+/// An origin answering `portal home` for `/`, from a root of its own (kept
+/// while the returned directory lives).
+fn portal_origin() -> (tempfile::TempDir, Origin) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
+    let origin = start_origin(root.path(), "portal");
+    (root, origin)
+}
+
+/// A gateway configuration routing `portal.example.gov.test` to `origin`.
+fn portal_config(engine: Engine, origin: &Origin, limits: Limits) -> GatewayConfig {
+    config(
+        engine,
+        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        limits,
+    )
+}
+
 fn start(config: GatewayConfig, data: &Path) -> GatewayHandle {
     let handle = sitewarden_gateway::start(config, data, None).unwrap();
     handle.wait_ready(Duration::from_secs(10)).unwrap();
@@ -250,16 +268,10 @@ fn routes_by_host_to_each_sites_origin(engine: Engine) {
 }
 
 async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
-            engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
-            Limits::default(),
-        ),
+        portal_config(engine, &origin, Limits::default()),
         data.path(),
     );
     let addr = gateway.listen()[0];
@@ -328,9 +340,7 @@ async fn containment_reaches_an_open_keep_alive_connection_on_its_next_request(e
 }
 
 async fn a_switch_in_the_store_survives_a_restart(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let routes = [format!("portal.example.gov.test=http://{}", origin.addr)];
     let store = sitewarden_store::Store::open(data.path()).await.unwrap();
@@ -394,11 +404,7 @@ async fn a_tampered_static_file_is_never_served_and_is_reported(engine: Engine) 
     )
     .unwrap();
     let origin = start_origin(root.path(), "portal");
-    let mut config = config(
-        engine,
-        &[format!("portal.example.gov.test=http://{}", origin.addr)],
-        Limits::default(),
-    );
+    let mut config = portal_config(engine, &origin, Limits::default());
     config.routes[0].site = "portal".into();
     config.routes[0].guarded_root = Some(root.path().to_path_buf());
     let data_dir = data.path().to_path_buf();
@@ -522,9 +528,7 @@ async fn a_tampered_static_file_is_never_served_and_is_reported(engine: Engine) 
 }
 
 async fn a_flooding_address_is_limited_then_banned_while_others_are_served(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let limits = Limits {
         rate_per_ip: 5.0,
@@ -533,11 +537,7 @@ async fn a_flooding_address_is_limited_then_banned_while_others_are_served(engin
         ban_base: Duration::from_secs(30),
         ..Limits::default()
     };
-    let config = config(
-        engine,
-        &[format!("portal.example.gov.test=http://{}", origin.addr)],
-        limits,
-    );
+    let config = portal_config(engine, &origin, limits);
     let data_dir = data.path().to_path_buf();
     let gateway = tokio::task::spawn_blocking(move || start(config, &data_dir))
         .await
@@ -616,14 +616,12 @@ async fn a_flooding_address_is_limited_then_banned_while_others_are_served(engin
 }
 
 fn a_slow_client_is_cut_off_and_a_prompt_one_is_not(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
+        portal_config(
             engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            &origin,
             Limits {
                 header_timeout: Duration::from_millis(800),
                 keepalive_timeout: Duration::from_secs(1),
@@ -697,16 +695,10 @@ fn a_slow_client_is_cut_off_and_a_prompt_one_is_not(engine: Engine) {
 }
 
 fn smuggling_and_oversized_headers_are_refused_and_the_gateway_stays_up(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let log = data.path().join("access.log");
-    let mut config = config(
-        engine,
-        &[format!("portal.example.gov.test=http://{}", origin.addr)],
-        Limits::default(),
-    );
+    let mut config = portal_config(engine, &origin, Limits::default());
     config.access_log = Some(log.clone());
     let gateway = start(config, data.path());
     let rejected = || {
@@ -875,9 +867,7 @@ fn an_https_origin_on_a_private_ca_is_reached_once_its_ca_is_trusted(engine: Eng
 }
 
 async fn origin_down_is_a_502_and_http2_and_the_access_log_work(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let dead = free_port();
     let data = tempfile::tempdir().unwrap();
     let mut config = config(
@@ -1062,14 +1052,12 @@ async fn a_garbled_or_silent_origin_is_a_502_or_504_and_overload_is_shed(engine:
 }
 
 fn connections_per_address_are_capped(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
+        portal_config(
             engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            &origin,
             Limits {
                 connections_per_ip: 2,
                 ..Limits::default()
@@ -1131,9 +1119,7 @@ fn connections_per_address_are_capped(engine: Engine) {
 }
 
 async fn tls_with_http2_and_forwarded_headers_reach_the_origin(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let certified =
         rcgen::generate_simple_self_signed(vec!["portal.example.gov.test".to_string()]).unwrap();
@@ -1141,11 +1127,7 @@ async fn tls_with_http2_and_forwarded_headers_reach_the_origin(engine: Engine) {
     let key_path = data.path().join("portal.key");
     std::fs::write(&cert_path, certified.cert.pem()).unwrap();
     std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let mut config = config(
-        engine,
-        &[format!("portal.example.gov.test=http://{}", origin.addr)],
-        Limits::default(),
-    );
+    let mut config = portal_config(engine, &origin, Limits::default());
     let tls_addr = free_port();
     config.tls.push(sitewarden_gateway::TlsListener {
         addr: tls_addr,
@@ -1256,13 +1238,11 @@ async fn h2_get(
 /// Regression: a client's HTTP/2 connection carried as many requests at
 /// once as it liked (100 streams by default), beside its connection cap.
 async fn one_clients_requests_in_flight_are_capped_across_http2_streams(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
-    let config = config(
+    let config = portal_config(
         engine,
-        &[format!("portal.example.gov.test=http://{}", origin.addr)],
+        &origin,
         Limits {
             in_flight_per_ip: 4,
             h2_streams_per_connection: 8,
@@ -1338,9 +1318,9 @@ fn a_body_dripped_a_byte_at_a_time_is_cut_off_with_408_at_its_deadline(engine: E
     let origin = start_origin(root.path(), "portal");
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
+        portal_config(
             engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            &origin,
             Limits {
                 body_deadline: Duration::from_secs(2),
                 ..Limits::default()
@@ -1609,14 +1589,12 @@ fn answer_to(gateway: SocketAddr, bytes: &[u8]) -> String {
 /// anything shorter — garbage, or a short valid request — sat there until
 /// the header deadline.
 fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
+        portal_config(
             engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
+            &origin,
             // Longer than the answers are waited for: a connection left
             // to the deadline fails the test rather than passing late.
             Limits {
@@ -1689,16 +1667,10 @@ fn garbage_instead_of_a_request_gets_400_and_a_short_request_is_answered(engine:
 /// upload, and `Expect: 100-continue` (the interim answer first, then the
 /// body, then the origin's answer).
 fn http1_details_pass_through_on_one_connection(engine: Engine) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("index.html"), "portal home").unwrap();
-    let origin = start_origin(root.path(), "portal");
+    let (_root, origin) = portal_origin();
     let data = tempfile::tempdir().unwrap();
     let gateway = start(
-        config(
-            engine,
-            &[format!("portal.example.gov.test=http://{}", origin.addr)],
-            Limits::default(),
-        ),
+        portal_config(engine, &origin, Limits::default()),
         data.path(),
     );
     let host = "portal.example.gov.test";
