@@ -103,11 +103,7 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
 
     let plan = Arc::new(plan(&url));
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path())
-        .await
-        .unwrap()
-        .with_plan(plan.clone())
-        .unwrap();
+    let store = store_with_plan(dir.path(), &plan).await;
     let (runner, problems) = Runner::new(store.clone(), plan).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 
@@ -255,6 +251,15 @@ async fn the_runner_notifies_reminds_escalates_and_stops_on_acknowledgement() {
     );
 }
 
+/// The store at `data`, with `plan`'s rules.
+async fn store_with_plan(data: &std::path::Path, plan: &Arc<Plan>) -> Store {
+    Store::open(data)
+        .await
+        .unwrap()
+        .with_plan(plan.clone())
+        .unwrap()
+}
+
 /// The playbook's automatic contain step runs the site's containment
 /// command (a real script), records what it did, and marks the incident
 /// contained; a command that fails leaves it uncontained and says so.
@@ -337,11 +342,7 @@ async fn the_contain_step_runs_the_sites_backend_and_marks_the_incident_containe
     plan.validate().unwrap();
     let plan = Arc::new(plan);
     let data = dir.path().join("data");
-    let store = Store::open(&data)
-        .await
-        .unwrap()
-        .with_plan(plan.clone())
-        .unwrap();
+    let store = store_with_plan(&data, &plan).await;
     let (runner, _) = Runner::new(store.clone(), plan).unwrap();
     let now = Timestamp::now();
     let county = store
@@ -457,11 +458,7 @@ async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() 
     plan.validate().unwrap();
     assert_eq!(plan.correlation.window_minutes, 60, "the default");
     let plan = Arc::new(plan);
-    let store = Store::open(&dir.path().join("data"))
-        .await
-        .unwrap()
-        .with_plan(plan.clone())
-        .unwrap();
+    let store = store_with_plan(&dir.path().join("data"), &plan).await;
     let (runner, _) = Runner::new(store.clone(), plan.clone()).unwrap();
     let rules = sitewarden_incident::Rules::new(&plan).unwrap();
 
@@ -536,11 +533,7 @@ async fn one_attack_on_two_sites_is_one_incident_whose_playbook_cuts_off_each() 
 async fn a_false_alarm_takes_no_signals_and_a_report_joins_the_open_incident() {
     let dir = tempfile::tempdir().unwrap();
     let plan = Arc::new(plan("http://127.0.0.1:9/hook"));
-    let store = Store::open(&dir.path().join("data"))
-        .await
-        .unwrap()
-        .with_plan(plan.clone())
-        .unwrap();
+    let store = store_with_plan(&dir.path().join("data"), &plan).await;
     let now = Timestamp::now();
     let defaced = |at: Timestamp| probe_defacement("county", at);
     let first = store
@@ -598,11 +591,7 @@ async fn a_false_alarm_takes_no_signals_and_a_report_joins_the_open_incident() {
 async fn an_approved_restore_puts_the_incident_into_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let plan = Arc::new(plan("http://127.0.0.1:9/hook"));
-    let store = Store::open(&dir.path().join("data"))
-        .await
-        .unwrap()
-        .with_plan(plan.clone())
-        .unwrap();
+    let store = store_with_plan(&dir.path().join("data"), &plan).await;
     let (runner, _) = Runner::new(store.clone(), plan).unwrap();
     let now = Timestamp::now();
     let (incident, _) = store
